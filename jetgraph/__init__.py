@@ -1,0 +1,34 @@
+"""jetgraph: self-supervised jet representations from the files physicists already have.
+
+Submodules, in the order data flows through them:
+
+- :mod:`jetgraph.schema`: the canonical jet record (awkward) and its validation.
+- :mod:`jetgraph.io`: ``read``/``iterate`` ROOT, HDF5 and NPZ jet files through recipes; ``write``.
+- :mod:`jetgraph.errors`: :class:`JetGraphError` and its children, every user-facing failure.
+- :mod:`jetgraph.cli`: the ``jetgraph`` command (``inspect``...).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from jetgraph.errors import FileFormatError, JetGraphError, MissingFieldError, RecipeError, SchemaError
+from jetgraph.io import count, detect, iterate, load_recipe, read, write
+from jetgraph.schema import build, validate
+
+__all__ = [
+    "FileFormatError",
+    "JetGraphError",
+    "MissingFieldError",
+    "RecipeError",
+    "SchemaError",
+    "__version__",
+    "build",
+    "count",
+    "detect",
+    "iterate",
+    "load_recipe",
+    "read",
+    "validate",
+    "write",
+]

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from jetgraph.cli import app
+
+app(prog_name="jetgraph")

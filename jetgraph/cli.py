@@ -1,0 +1,96 @@
+"""The ``jetgraph`` command: parse, call the public function, print (DESIGN.md: the CLI is thin).
+
+Every :class:`~jetgraph.errors.JetGraphError` becomes one line on stderr and exit code 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from jetgraph import __version__
+from jetgraph.errors import JetGraphError
+
+app = typer.Typer(
+    name="jetgraph",
+    help="Self-supervised jet representations: read jet files, pretrain contrastively, probe.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"jetgraph {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = None,
+) -> None:
+    """jetgraph: learn jet representations without labels."""
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    typer.echo(f"warning: {message}", err=True)
+
+
+def run(function, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    """Call a public function; turn a JetGraphError into one line on stderr and exit code 2."""
+    warnings.showwarning = _show_warning
+    try:
+        return function(*args, **kwargs)
+    except JetGraphError as err:
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def inspect(
+    files: Annotated[list[Path], typer.Argument(help="ROOT, HDF5 or NPZ files (globs expand in the shell).")],
+    recipe: Annotated[Optional[str], typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
+    max_jets: Annotated[int, typer.Option(help="Jets to scan per file for the statistics.")] = 100_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")] = False,
+) -> None:
+    """Show what a jet file holds: containers, format and recipe, jets, fields, multiplicities, labels."""
+    from jetgraph.io.summary import format_summary, summarize
+
+    summaries = [
+        run(summarize, path, recipe=recipe, max_jets=max_jets, progress=not as_json and sys.stderr.isatty())
+        for path in files
+    ]
+    if as_json:
+        typer.echo(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
+    else:
+        typer.echo("\n\n".join(format_summary(s) for s in summaries))
+
+
+@app.command()
+def recipes() -> None:
+    """List the built-in data recipes (the formats jetgraph reads without a recipe file)."""
+    from jetgraph.io.recipe import builtin_recipes
+
+    for name, recipe in run(builtin_recipes).items():
+        first = recipe.description.split(":")[0].split("(")[0].strip()
+        typer.echo(f"{name:<12} {recipe.format:<11} {first}")
+
+
+if __name__ == "__main__":
+    app()

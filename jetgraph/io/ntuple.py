@@ -1,0 +1,137 @@
+"""Flat ROOT ntuples, one jet per entry: JetClass, and any ntuple a user describes in a recipe.
+
+Each canonical field is read from the branch the recipe names (``fields: {part.px: part_px}``).
+Particles come from ``px, py, pz, energy`` or from ``pt, eta|rapidity, phi`` (+ ``mass`` or
+``energy``; massless otherwise). Labels come from one integer branch or from one-hot branches of
+any numeric or boolean type (JetClass mixes float, bool and int32). The option ``pid_flags`` maps
+particle-type flag branches to PDG ids, signed by the particle's charge, as JetClass stores types::
+
+    options:
+      pid_flags: {part_isChargedHadron: 211, part_isNeutralHadron: 130, part_isPhoton: 22,
+                  part_isElectron: 11, part_isMuon: 13}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import awkward as ak
+import numpy as np
+
+from jetgraph.errors import RecipeError, SchemaError, missing
+from jetgraph.io.files import open_root, root_tree
+from jetgraph.io.recipe import ENERGY_LIKE, Recipe
+from jetgraph.schema import PART_REQUIRED, build, four_momentum
+
+OPTIONS = ("pid_flags",)
+DEFAULT_TREE = "tree"
+_LEPTONS = (11, 13)
+
+
+def _tree_name(recipe: Recipe) -> str:
+    return recipe.tree or DEFAULT_TREE
+
+
+def _branches(recipe: Recipe) -> list[str]:
+    names = list(recipe.fields.values())
+    if recipe.label is not None:
+        names += [recipe.label.branch] if recipe.label.branch else list(recipe.label.one_hot)
+    names += list(recipe.option("pid_flags", {}, OPTIONS))
+    return list(dict.fromkeys(names))
+
+
+def _scaled(name: str, values: ak.Array, scale: float) -> ak.Array:
+    energy_like = name in ENERGY_LIKE or name.endswith(("mass", "pt", "energy"))
+    return values * scale if energy_like and scale != 1.0 else values
+
+
+def _particles(recipe: Recipe, data: ak.Array) -> dict[str, ak.Array] | None:
+    spec = recipe.fields_of("part")
+    if not spec:
+        return None
+    got = {k: _scaled(k, data[b], recipe.energy_scale) for k, b in spec.items()}
+    if all(f in got for f in PART_REQUIRED):
+        part = {f: got.pop(f) for f in PART_REQUIRED}
+    elif "pt" in got and "phi" in got and ("eta" in got or "rapidity" in got):
+        rapidity = "rapidity" in got
+        part = four_momentum(
+            got.pop("pt"),
+            got.pop("rapidity" if rapidity else "eta"),
+            got.pop("phi"),
+            mass=got.pop("mass", None),
+            energy=got.pop("energy", None),
+            rapidity=rapidity,
+        )
+    else:
+        raise RecipeError(
+            f"{recipe.source}: particles need fields part.px/py/pz/energy or part.pt/eta/phi "
+            f"(+ part.mass or part.energy); got {sorted(spec)}"
+        )
+    for kinematic in ("eta", "rapidity", "phi", "mass", "pt", "px", "py", "pz", "energy"):
+        got.pop(kinematic, None)  # inputs already used for the four-momentum
+    part.update(got)
+    flags = recipe.option("pid_flags", {}, OPTIONS)
+    if flags and "pid" not in part:
+        part["pid"] = _pid_from_flags(data, flags, part.get("charge"))
+    return part
+
+
+def _pid_from_flags(data: ak.Array, flags: dict[str, int], charge: ak.Array | None) -> ak.Array:
+    """PDG id from one-hot particle-type flags; sign from charge (e-/mu- are +11/+13 by convention)."""
+    pid = sum(ak.values_astype(data[branch] != 0, np.int32) * int(code) for branch, code in flags.items())
+    if charge is None:
+        return pid
+    sign = ak.where(charge == 0, 1, np.sign(charge))
+    lepton = (pid == _LEPTONS[0]) | (pid == _LEPTONS[1])
+    return pid * ak.values_astype(ak.where(lepton, -sign, sign), np.int32)
+
+
+def _labels(recipe: Recipe, data: ak.Array, source: str, first: int) -> np.ndarray | None:
+    label = recipe.label
+    if label is None:
+        return None
+    if label.branch:
+        return ak.to_numpy(data[label.branch]).astype(np.int32)
+    hot = np.stack([ak.to_numpy(data[b]).astype(bool) for b in label.one_hot], axis=1)
+    per_jet = hot.sum(axis=1)
+    if (per_jet != 1).any():
+        i = int(np.argmax(per_jet != 1))
+        raise SchemaError(
+            f"{source}: entry {first + i}: {int(per_jet[i])} of the one-hot label branches "
+            f"{list(label.one_hot)} are true; expected exactly one"
+        )
+    return np.argmax(hot, axis=1).astype(np.int32)
+
+
+def _record(recipe: Recipe, data: ak.Array, name: str) -> dict[str, ak.Array] | None:
+    spec = recipe.fields_of(name)
+    return {k: _scaled(k, data[b], recipe.energy_scale) for k, b in spec.items()} or None
+
+
+def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak.Array]]:
+    """Yield ``(first entry, canonical jets)`` for ``step_size`` entries at a time."""
+    names = _branches(recipe)
+    with open_root(path) as handle:
+        tree = root_tree(handle, path, _tree_name(recipe))
+        source = f"{path}:{tree.name}"
+        available = tree.keys()
+        for name in names:
+            if name not in available:
+                raise missing("branch", name, source, available)
+        for data, report in tree.iterate(filter_name=names, step_size=step_size, library="ak", report=True):
+            yield report.tree_entry_start, build(
+                part=_particles(recipe, data),
+                jet=_record(recipe, data, "jet"),
+                truth=_record(recipe, data, "truth"),
+                cells=_record(recipe, data, "cells"),
+                tracks=_record(recipe, data, "tracks"),
+                label=_labels(recipe, data, source, report.tree_entry_start),
+                label_names=recipe.label_names,
+                source=source,
+            )
+
+
+def count(path: str, recipe: Recipe) -> int:
+    """Entries in the recipe's tree (one jet each)."""
+    with open_root(path) as handle:
+        return int(root_tree(handle, path, _tree_name(recipe)).num_entries)

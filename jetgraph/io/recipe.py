@@ -1,0 +1,217 @@
+"""Data recipes: YAML files that say how to read one file layout into the canonical schema.
+
+A recipe is data, never code (DESIGN.md, Habits): it is loaded with ``yaml.safe_load``, every key
+is checked, and labels are defined by branch names, not expressions. A minimal recipe for a flat
+ROOT ntuple::
+
+    format: ntuple            # which reader: ntuple, delphes, toptagging, energyflow, jetnet,
+                              # jetimage, jetgraph
+    tree: Events              # TTree (ROOT) or key/dataset (HDF5) to read
+    units: {energy: MeV}      # GeV (default), MeV or TeV; converted to GeV on reading
+    fields:                   # canonical field <- branch
+      part.pt: PFCand_pt      # particles from (pt, eta, phi [, mass | energy]) or (px, py, pz, energy)
+      part.eta: PFCand_eta
+      part.phi: PFCand_phi
+      part.charge: PFCand_charge
+      jet.pt: Jet_pt          # jet fields not given are computed from the particles
+    label:
+      branch: isSignal        # an integer/bool branch ...
+      names: [background, signal]
+      # ... or one-hot branches, class i = the i-th branch that is true:
+      # one_hot: {QCD: label_QCD, Hbb: label_Hbb}
+
+The built-in recipes live in ``jetgraph/data_recipes/`` and are found by name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jetgraph.errors import RecipeError, suggest
+from jetgraph.schema import CELL_FIELDS, PART_OPTIONAL, PART_REQUIRED, TRACK_FIELDS, TRUTH_FIELDS
+
+FORMATS = ("ntuple", "delphes", "toptagging", "energyflow", "jetnet", "jetimage", "jetgraph")
+TOP_KEYS = ("name", "description", "format", "tree", "detect", "fields", "label", "units", "options")
+ENERGY_UNITS = {"GeV": 1.0, "MeV": 1e-3, "TeV": 1e3}
+PART_INPUTS = (*PART_REQUIRED, *PART_OPTIONAL, "pt", "eta", "rapidity", "phi", "mass")
+TARGETS = {
+    "part": PART_INPUTS,
+    "truth": TRUTH_FIELDS,
+    "cells": CELL_FIELDS,
+    "tracks": TRACK_FIELDS,
+    "jet": None,  # any identifier: extra jet observables are kept
+}
+ENERGY_LIKE = {"px", "py", "pz", "pt", "energy", "mass", "sdmass"}
+"""Fields scaled by ``units.energy`` (only these; angles and counts are never scaled)."""
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Label:
+    """How to read the integer class: one branch, or the index of the true one-hot branch."""
+
+    branch: str | None = None
+    one_hot: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated data recipe. Build with :func:`load_recipe` or :func:`parse_recipe`."""
+
+    name: str
+    format: str
+    tree: str | None = None
+    description: str = ""
+    detect: tuple[str, ...] = ()
+    fields: dict[str, str] = field(default_factory=dict)
+    label: Label | None = None
+    energy_scale: float = 1.0
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = "<memory>"
+
+    def fields_of(self, record: str) -> dict[str, str]:
+        """``{canonical field: source name}`` for one record (``part``, ``jet``...)."""
+        prefix = record + "."
+        return {k[len(prefix) :]: v for k, v in self.fields.items() if k.startswith(prefix)}
+
+    def option(self, key: str, default: Any, accepted: tuple[str, ...]) -> Any:
+        """An entry of ``options`` (checked against the reader's ``accepted`` keys)."""
+        unknown = [k for k in self.options if k not in accepted]
+        if unknown:
+            raise RecipeError(
+                f"{self.source}: unknown option {unknown[0]!r} for format {self.format!r}; "
+                f"accepted: {list(accepted)}"
+            )
+        return self.options.get(key, default)
+
+    @property
+    def label_names(self) -> list[str]:
+        if self.label is None:
+            return []
+        return list(self.label.names or self.label.one_hot)
+
+
+def _fail(source: str, message: str) -> RecipeError:
+    return RecipeError(f"{source}: {message}")
+
+
+def _check_keys(source: str, where: str, given: dict, accepted: tuple[str, ...]) -> None:
+    for key in given:
+        if key not in accepted:
+            raise _fail(source, f"unknown key {where}{key!r}{suggest(str(key), accepted)}; accepted: {list(accepted)}")
+
+
+def _parse_fields(source: str, fields: Any) -> dict[str, str]:
+    if not isinstance(fields, dict):
+        raise _fail(source, f"'fields' must map canonical fields to branch names, got {type(fields).__name__}")
+    parsed = {}
+    for target, branch in fields.items():
+        record, _, name = str(target).partition(".")
+        if record not in TARGETS or not name:
+            raise _fail(source, f"fields: {target!r} is not 'record.field' with record one of {list(TARGETS)}")
+        allowed = TARGETS[record]
+        if allowed is not None and name not in allowed:
+            raise _fail(source, f"fields: unknown field {target!r}{suggest(name, allowed)}; '{record}' accepts {list(allowed)}")
+        if allowed is None and not _IDENTIFIER.match(name):
+            raise _fail(source, f"fields: {target!r} is not a valid jet field name")
+        if not isinstance(branch, str) or not branch:
+            raise _fail(source, f"fields: {target!r} must name a branch/column (a string), got {branch!r}")
+        parsed[str(target)] = branch
+    return parsed
+
+
+def _parse_label(source: str, label: Any) -> Label | None:
+    if label is None:
+        return None
+    if not isinstance(label, dict):
+        raise _fail(source, f"'label' must be a mapping with 'branch' or 'one_hot', got {label!r}")
+    _check_keys(source, "label.", label, ("branch", "one_hot", "names"))
+    names = label.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _fail(source, f"label.names must be a list of class names, got {names!r}")
+    if ("branch" in label) == ("one_hot" in label):
+        raise _fail(source, "label needs exactly one of 'branch' (an integer branch) or 'one_hot' (class: branch)")
+    if "branch" in label:
+        if not isinstance(label["branch"], str):
+            raise _fail(source, f"label.branch must be a branch name, got {label['branch']!r}")
+        return Label(branch=label["branch"], names=tuple(names))
+    one_hot = label["one_hot"]
+    if not isinstance(one_hot, dict) or not one_hot:
+        raise _fail(source, f"label.one_hot must map class names to branches, got {one_hot!r}")
+    return Label(one_hot=tuple(one_hot.values()), names=tuple(names or one_hot.keys()))
+
+
+def parse_recipe(data: Any, source: str = "<memory>", name: str | None = None) -> Recipe:
+    """Validate a recipe given as a mapping (the content of a YAML file)."""
+    if not isinstance(data, dict):
+        raise _fail(source, f"a recipe is a YAML mapping, got {type(data).__name__}")
+    _check_keys(source, "", data, TOP_KEYS)
+    fmt = data.get("format")
+    if fmt not in FORMATS:
+        raise _fail(source, f"format: {fmt!r} is not a known reader{suggest(str(fmt), FORMATS)}; accepted: {list(FORMATS)}")
+    units = data.get("units", {}) or {}
+    if not isinstance(units, dict):
+        raise _fail(source, f"'units' must be a mapping like {{energy: GeV}}, got {units!r}")
+    _check_keys(source, "units.", units, ("energy",))
+    unit = units.get("energy", "GeV")
+    if unit not in ENERGY_UNITS:
+        raise _fail(source, f"units.energy: {unit!r} is not one of {list(ENERGY_UNITS)}")
+    detect = data.get("detect", [])
+    if not isinstance(detect, list) or not all(isinstance(d, str) for d in detect):
+        raise _fail(source, f"'detect' must be a list of object paths in the file, got {detect!r}")
+    options = data.get("options", {}) or {}
+    if not isinstance(options, dict):
+        raise _fail(source, f"'options' must be a mapping, got {options!r}")
+    return Recipe(
+        name=str(data.get("name") or name or Path(source).stem),
+        format=fmt,
+        tree=data.get("tree"),
+        description=str(data.get("description", "")).strip(),
+        detect=tuple(detect),
+        fields=_parse_fields(source, data.get("fields", {}) or {}),
+        label=_parse_label(source, data.get("label")),
+        energy_scale=ENERGY_UNITS[unit],
+        options=options,
+        source=source,
+    )
+
+
+def builtin_recipes() -> dict[str, Recipe]:
+    """The recipes shipped in ``jetgraph/data_recipes``, by name, for formats jetgraph reads."""
+    recipes = {}
+    for entry in sorted(resources.files("jetgraph.data_recipes").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".yaml"):
+            data = yaml.safe_load(entry.read_text())
+            if isinstance(data, dict) and data.get("format") in FORMATS:  # sample recipes are not formats
+                recipe = parse_recipe(data, source=f"data_recipes/{entry.name}", name=entry.name[:-5])
+                recipes[recipe.name] = recipe
+    return recipes
+
+
+def load_recipe(recipe: str | Path | Recipe | dict) -> Recipe:
+    """A recipe from a built-in name, a YAML path, a mapping, or a :class:`Recipe` (returned as is)."""
+    if isinstance(recipe, Recipe):
+        return recipe
+    if isinstance(recipe, dict):
+        return parse_recipe(recipe)
+    text = str(recipe)
+    if not text.endswith((".yaml", ".yml")):
+        known = builtin_recipes()
+        if text not in known:
+            raise RecipeError(f"recipe {text!r} is neither a built-in recipe{suggest(text, known)} nor a .yaml file; built-in: {sorted(known)}")
+        return known[text]
+    path = Path(text)
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise RecipeError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
+    return parse_recipe(data, source=str(path))

@@ -1,0 +1,141 @@
+"""What is in a jet file: the data behind ``jetgraph inspect``, as a plain dictionary."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import awkward as ak
+import numpy as np
+from tqdm.auto import tqdm
+
+from jetgraph.io import RecipeLike, count, detect, iterate, load_recipe
+from jetgraph.io.files import contents, file_kind
+from jetgraph.schema import BadJetsWarning
+
+DEFAULT_MAX_JETS = 100_000
+MAX_SHOWN = 8
+"""Top-level objects listed per file; the rest are counted."""
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {}
+    return {
+        "min": float(values.min()),
+        "mean": round(float(values.mean()), 3),
+        "median": float(np.median(values)),
+        "max": float(values.max()),
+    }
+
+
+def _field_listing(jets: ak.Array) -> dict[str, list[str]]:
+    listing = {}
+    for name in ak.fields(jets):
+        fields = ak.fields(jets[name])
+        listing[name] = list(fields) if fields else [str(ak.type(jets[name]).content)]
+    return listing
+
+
+def _top_level(listing: dict[str, str]) -> dict[str, str]:
+    """Trees/datasets/groups at the top of the file, with the number of branches under each tree."""
+    out = {}
+    top = [name for name in listing if "/" not in name]
+    for name in top[:MAX_SHOWN]:
+        what = listing[name]
+        branches = sum(1 for k in listing if k.startswith(name + "/"))
+        out[name] = f"{what} ({branches} branches)" if what.startswith("TTree") else what
+    if len(top) > MAX_SHOWN:
+        out["..."] = f"{len(top) - MAX_SHOWN} more"
+    return out
+
+
+def summarize(path: str | os.PathLike, recipe: RecipeLike = None, max_jets: int = DEFAULT_MAX_JETS, progress: bool = False) -> dict[str, Any]:
+    """Describe one file: containers, detected recipe, jet count, fields, multiplicities, labels.
+
+    Statistics come from the first ``max_jets`` jets (all, if the file is smaller), streamed.
+    Jets that fail validation are counted under ``"dropped"`` rather than warned about.
+    """
+    path = os.fspath(path)
+    kind = file_kind(path)
+    chosen = detect(path) if recipe is None else load_recipe(recipe)
+    total = count(path, chosen)
+    summary: dict[str, Any] = {
+        "path": path,
+        "kind": kind,
+        "size_bytes": os.path.getsize(path) if os.path.exists(path) else None,
+        "recipe": chosen.name,
+        "format": chosen.format,
+        "detected": recipe is None,
+        "description": chosen.description,
+        "contains": _top_level(contents(path)),
+        "jets": total,
+    }
+    multiplicity, jet_pt, labels = [], [], []
+    fields: dict[str, list[str]] = {}
+    label_names: list[str] = chosen.label_names
+    dropped = 0
+    scanned = 0
+    step = max(1, min(max_jets, 50_000))
+    with warnings.catch_warnings(record=True) as caught, tqdm(
+        total=min(total, max_jets), unit="jets", disable=not progress, desc="scanning"
+    ) as bar:
+        warnings.simplefilter("always", BadJetsWarning)
+        for chunk in iterate(path, chosen, step_size=step):
+            chunk = chunk[: max_jets - scanned]
+            fields = fields or _field_listing(chunk)
+            label_names = chunk.attrs.get("label_names", label_names)
+            multiplicity.append(ak.to_numpy(chunk.jet.nparticles))
+            jet_pt.append(ak.to_numpy(chunk.jet.pt))
+            if "label" in ak.fields(chunk):
+                labels.append(ak.to_numpy(chunk.label))
+            scanned += len(chunk)
+            bar.update(len(chunk))
+            if scanned >= max_jets:
+                break
+    for warning in caught:
+        if issubclass(warning.category, BadJetsWarning):
+            dropped += int(str(warning.message).split("dropped ")[1].split(" ")[0])
+    summary.update(
+        {
+            "scanned": scanned,
+            "dropped": dropped,
+            "fields": fields,
+            "multiplicity": _stats(np.concatenate(multiplicity)) if multiplicity else {},
+            "jet_pt": _stats(np.concatenate(jet_pt)) if jet_pt else {},
+        }
+    )
+    if labels:
+        values, counts = np.unique(np.concatenate(labels), return_counts=True)
+        name = lambda v: label_names[v] if 0 <= v < len(label_names) else str(v)  # noqa: E731
+        summary["labels"] = {name(int(v)): int(c) for v, c in zip(values, counts)}
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as the aligned text ``jetgraph inspect`` prints."""
+    size = summary["size_bytes"]
+    size_text = f", {size / 1e6:.1f} MB" if size is not None else ""
+    how = "detected" if summary["detected"] else "given"
+    lines = [f"{summary['path']}  ({summary['kind'].upper()}{size_text})"]
+    row = lambda key, text: lines.append(f"  {key:<11}{text}")  # noqa: E731
+    row("recipe", f"{summary['recipe']} (format '{summary['format']}', {how})")
+    if summary["description"]:
+        row("", summary["description"][:110] + ("..." if len(summary["description"]) > 110 else ""))
+    for i, (name, what) in enumerate(summary["contains"].items()):
+        row("contains" if i == 0 else "", f"{name}: {what}")
+    scanned = summary["scanned"]
+    part = "all" if scanned == summary["jets"] - summary["dropped"] else f"the first {scanned}"
+    row("jets", f"{summary['jets']} (statistics from {part} valid jets; {summary['dropped']} dropped as invalid)")
+    for i, (name, fields) in enumerate(summary["fields"].items()):
+        row("fields" if i == 0 else "", f"{name}: {' '.join(fields)}")
+    if summary["multiplicity"]:
+        m = summary["multiplicity"]
+        row("particles", f"per jet: min {m['min']:.0f}, mean {m['mean']:.1f}, median {m['median']:.0f}, max {m['max']:.0f}")
+    if summary["jet_pt"]:
+        p = summary["jet_pt"]
+        row("jet pT", f"min {p['min']:.1f}, mean {p['mean']:.1f}, max {p['max']:.1f} GeV")
+    if summary.get("labels"):
+        row("labels", ", ".join(f"{k} {v}" for k, v in summary["labels"].items()))
+    return "\n".join(lines)
