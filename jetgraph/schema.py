@@ -44,12 +44,18 @@ OnBad = Literal["drop", "raise"]
 
 
 class BadJetsWarning(UserWarning):
-    """Jets were dropped because they broke the schema (``on_bad="drop"``)."""
+    """Jets were dropped because they broke the schema (``on_bad="drop"``); ``dropped`` counts them."""
+
+    def __init__(self, message: str, dropped: int = 0) -> None:
+        super().__init__(message)
+        self.dropped = dropped
 
 
 def _cast(name: str, values: Any) -> ak.Array:
+    """Schema dtype, and variable-length lists throughout (a regular replica axis becomes ``var``)."""
     dtype = INTEGER_FIELDS.get(name, np.float32)
-    return ak.values_astype(ak.Array(values) if not isinstance(values, ak.Array) else values, dtype)
+    array = values if isinstance(values, ak.Array) else ak.Array(values)
+    return ak.from_regular(ak.values_astype(array, dtype), axis=None)
 
 
 def _zip(name: str, fields: Mapping[str, Any], source: str) -> ak.Array:
@@ -66,12 +72,17 @@ def _zip(name: str, fields: Mapping[str, Any], source: str) -> ak.Array:
 def four_momentum(
     pt: Any, eta: Any, phi: Any, *, mass: Any = None, energy: Any = None, rapidity: bool = False
 ) -> dict[str, ak.Array]:
-    """``px, py, pz, energy`` from ``pt``, ``eta`` (or rapidity) and ``phi``; massless if no mass/energy.
+    """``px, py, pz, energy`` from ``pt``, ``eta`` (or rapidity ``y``) and ``phi``; massless if no mass/energy.
 
-    Uses ``vector`` so the conversion is the one every HEP tool agrees on.
+    Pseudorapidity goes through ``vector``; rapidity (which ``vector`` does not take as a coordinate)
+    uses ``E = mT cosh y``, ``pz = mT sinh y`` with ``mT = sqrt(pt^2 + m^2)``.
     """
-    coords: dict[str, Any] = {"pt": pt, "phi": phi}
-    coords["rapidity" if rapidity else "eta"] = eta
+    if rapidity:
+        if energy is not None:
+            raise SchemaError("four_momentum: give a mass with rapidity, not an energy")
+        mt = np.sqrt(pt**2 + mass**2) if mass is not None else pt
+        return {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": mt * np.sinh(eta), "energy": mt * np.cosh(eta)}
+    coords: dict[str, Any] = {"pt": pt, "phi": phi, "eta": eta}
     if energy is not None:
         coords["energy"] = energy
     else:
@@ -244,7 +255,8 @@ def validate(
     for _, bad in found:
         keep &= ~bad
     details = "; ".join(f"{int(bad.sum())} with {what}, first at entry {offset + int(np.argmax(bad))}" for what, bad in found)
-    warnings.warn(f"{source}: dropped {int((~keep).sum())} of {len(jets)} jets: {details}", BadJetsWarning, stacklevel=2)
+    dropped = int((~keep).sum())
+    warnings.warn(BadJetsWarning(f"{source}: dropped {dropped} of {len(jets)} jets: {details}", dropped), stacklevel=2)
     return jets[keep]
 
 

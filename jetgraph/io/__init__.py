@@ -31,7 +31,7 @@ from typing import Any
 import awkward as ak
 
 from jetgraph.errors import FileFormatError
-from jetgraph.io.files import contents, expand_paths, file_kind
+from jetgraph.io.files import contents, damage_reported, expand_paths, file_kind
 from jetgraph.io.recipe import Recipe, builtin_recipes, load_recipe
 from jetgraph.schema import OnBad, validate
 
@@ -100,14 +100,15 @@ def iterate(
         chosen = _recipe_for(path, recipe)
         module = reader(chosen)
         source = f"{path}:{chosen.tree}" if chosen.tree else path
-        for first, chunk in module.iterate(path, chosen, step_size):
-            chunk = validate(chunk, source=source, on_bad=on_bad, offset=first)
-            if len(chunk):
-                chunk.attrs["source"] = path
-                chunk.attrs["recipe"] = chosen.name
-                if chosen.label_names and "label_names" not in chunk.attrs:
-                    chunk.attrs["label_names"] = chosen.label_names
-                yield chunk
+        with damage_reported(path):
+            for first, chunk in module.iterate(path, chosen, step_size):
+                chunk = validate(chunk, source=source, on_bad=on_bad, offset=first)
+                if len(chunk):
+                    chunk.attrs["source"] = path
+                    chunk.attrs["recipe"] = chosen.name
+                    if chosen.label_names and "label_names" not in chunk.attrs:
+                        chunk.attrs["label_names"] = chosen.label_names
+                    yield chunk
 
 
 def read(paths: Paths, recipe: RecipeLike = None, *, on_bad: OnBad = "drop", entry_stop: int | None = None) -> ak.Array:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import glob
 import os
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +69,19 @@ def file_kind(path: str) -> Kind:
             return kind
     what = "an empty file" if not head else f"starts with {head[:4]!r}"
     raise FileFormatError(f"{path}: not a ROOT, HDF5 or NPZ file ({what}); expected one of {sorted(_SUFFIX)}")
+
+
+_DAMAGED = (OSError, EOFError, zlib.error, struct.error, uproot.deserialization.DeserializationError)
+"""What the libraries raise when bytes are missing or wrong half-way through a file."""
+
+
+@contextmanager
+def damage_reported(path: str) -> Iterator[None]:
+    """Turn a read failure half-way through ``path`` into a :class:`FileFormatError` naming it."""
+    try:
+        yield
+    except _DAMAGED as err:
+        raise _corrupt(path, err) from err
 
 
 def _corrupt(path: str, err: Exception) -> FileFormatError:

@@ -205,7 +205,8 @@ def load_recipe(recipe: str | Path | Recipe | dict) -> Recipe:
     if not text.endswith((".yaml", ".yml")):
         known = builtin_recipes()
         if text not in known:
-            raise RecipeError(f"recipe {text!r} is neither a built-in recipe{suggest(text, known)} nor a .yaml file; built-in: {sorted(known)}")
+            hint = suggest(text, known) or f"; built-in: {sorted(known)}"
+            raise RecipeError(f"recipe {text!r} is not a built-in recipe or a .yaml file{hint}")
         return known[text]
     path = Path(text)
     if not path.is_file():

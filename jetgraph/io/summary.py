@@ -75,7 +75,6 @@ def summarize(path: str | os.PathLike, recipe: RecipeLike = None, max_jets: int 
     multiplicity, jet_pt, labels = [], [], []
     fields: dict[str, list[str]] = {}
     label_names: list[str] = chosen.label_names
-    dropped = 0
     scanned = 0
     step = max(1, min(max_jets, 50_000))
     with warnings.catch_warnings(record=True) as caught, tqdm(
@@ -94,9 +93,7 @@ def summarize(path: str | os.PathLike, recipe: RecipeLike = None, max_jets: int 
             bar.update(len(chunk))
             if scanned >= max_jets:
                 break
-    for warning in caught:
-        if issubclass(warning.category, BadJetsWarning):
-            dropped += int(str(warning.message).split("dropped ")[1].split(" ")[0])
+    dropped = sum(w.message.dropped for w in caught if isinstance(w.message, BadJetsWarning))
     summary.update(
         {
             "scanned": scanned,

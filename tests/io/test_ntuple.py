@@ -1,0 +1,162 @@
+"""JetClass ntuples and user-described ROOT ntuples, written with uproot's mktree."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+import yaml
+
+import jetgraph
+from jetgraph.errors import MissingFieldError, RecipeError, SchemaError
+from jetgraph.io.examples import JETCLASS_LABELS
+
+
+def test_jetclass_values_round_trip(jetclass_file, jetclass_raw, caplog):
+    with caplog.at_level(logging.INFO, logger="jetgraph"):
+        jets = jetgraph.read(jetclass_file)
+    assert "detected format 'ntuple' (recipe jetclass)" in caplog.text
+    assert len(jets) == 300
+    for field in ("px", "py", "pz", "energy"):
+        written = np.concatenate([ak.to_numpy(ak.flatten(jetclass_raw[c]["part"][field])) for c in ("first", "second")])
+        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(jets.part[field])), written)
+    written_pt = np.concatenate([jetclass_raw[c]["jet_pt"] for c in ("first", "second")])
+    np.testing.assert_array_equal(ak.to_numpy(jets.jet.pt), written_pt)
+    assert jets.jet.fields[:6] == ["pt", "eta", "phi", "energy", "mass", "nparticles"]
+    assert {"sdmass", "tau1", "tau4"} <= set(jets.jet.fields)
+    assert jets.attrs["label_names"] == list(JETCLASS_LABELS)
+
+
+def test_jetclass_labels_from_mixed_type_one_hot(jetclass_file, jetclass_raw):
+    tree = uproot.open(jetclass_file)["tree"]
+    types = {tree[f"label_{n}"].typename for n in JETCLASS_LABELS}
+    assert types == {"float", "bool", "int32_t"}  # the mix the real files have
+    jets = jetgraph.read(jetclass_file, recipe="jetclass")
+    hot = np.stack([np.concatenate([jetclass_raw[c][f"label_{n}"] for c in ("first", "second")]) for n in JETCLASS_LABELS], 1)
+    np.testing.assert_array_equal(ak.to_numpy(jets.label), np.argmax(hot, axis=1))
+
+
+def test_jetclass_pid_from_flags_signed_by_charge(jetclass_file):
+    jets = jetgraph.read(jetclass_file)
+    pid = ak.to_numpy(ak.flatten(jets.part.pid))
+    charge = ak.to_numpy(ak.flatten(jets.part.charge))
+    assert set(np.unique(np.abs(pid))) <= {11, 13, 22, 130, 211}
+    hadron = np.abs(pid) == 211
+    np.testing.assert_array_equal(np.sign(pid[hadron]), charge[hadron])
+    lepton = (np.abs(pid) == 11) | (np.abs(pid) == 13)
+    np.testing.assert_array_equal(np.sign(pid[lepton]), -charge[lepton])  # e- is +11
+    assert np.all(charge[(pid == 22) | (pid == 130)] == 0)
+
+
+def test_chunked_iteration_matches_read(jetclass_file):
+    whole = jetgraph.read(jetclass_file)
+    chunks = list(jetgraph.iterate(jetclass_file, step_size=70))
+    assert [len(c) for c in chunks] == [70, 70, 70, 70, 20]
+    assert ak.array_equal(ak.concatenate(chunks), whole)
+    assert jetgraph.count(jetclass_file) == 300
+    assert len(jetgraph.read(jetclass_file, entry_stop=123)) == 123
+
+
+def test_globs_and_lists_of_files(tmp_path, jetclass_file):
+    other = jetgraph.io.examples.write_jetclass(tmp_path / "more.root", n_jets=50, seed=7)
+    by_glob = jetgraph.read(str(tmp_path / "*.root"))
+    by_list = jetgraph.read([jetclass_file, other])
+    assert len(by_glob) == len(by_list) == 350
+    with pytest.raises(jetgraph.FileFormatError, match=r"nope\*.root: no file matches this pattern"):
+        jetgraph.read(str(tmp_path / "nope*.root"))
+
+
+def test_missing_branch_suggests_closest(tmp_path):
+    path = tmp_path / "renamed.root"
+    branches = jetgraph.io.examples.jetclass_branches(20)
+    branches["jet_sdmas"] = branches.pop("jet_sdmass")  # a typo in somebody's ntuple
+    with uproot.recreate(path) as handle:
+        handle.mktree("tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()})
+        handle["tree"].extend(branches)
+    with pytest.raises(MissingFieldError, match=r"renamed.root:tree: no branch 'jet_sdmass'; did you mean 'jet_sdmas'"):
+        jetgraph.read(path, recipe="jetclass")
+
+
+def test_missing_tree_suggests_closest(tmp_path):
+    path = tmp_path / "t.root"
+    with uproot.recreate(path) as handle:
+        handle.mktree("tree2", {"x": np.float32})
+        handle["tree2"].extend({"x": np.ones(3, np.float32)})
+    with pytest.raises(MissingFieldError, match=r"t.root: no TTree 'tree'; did you mean 'tree2'"):
+        jetgraph.read(path, recipe="jetclass")
+
+
+def test_one_hot_label_without_a_true_branch_raises(tmp_path):
+    path = tmp_path / "nolabel.root"
+    branches = jetgraph.io.examples.jetclass_branches(10)
+    for name in JETCLASS_LABELS:
+        branches[f"label_{name}"] = np.zeros_like(branches[f"label_{name}"])
+    with uproot.recreate(path) as handle:
+        handle.mktree("tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()})
+        handle["tree"].extend(branches)
+    with pytest.raises(SchemaError, match=r"nolabel.root:tree: entry 0: 0 of the one-hot label branches .* expected exactly one"):
+        jetgraph.read(path)
+
+
+def _write_custom_ntuple(path: Path, n: int = 40) -> dict:
+    """A CMS-NanoAOD-like ntuple in MeV: PF candidates as (pt, eta, phi, mass), a signal flag."""
+    rng = np.random.default_rng(3)
+    counts = rng.integers(1, 12, n)
+    pt = ak.unflatten(rng.uniform(1e3, 5e4, counts.sum()).astype(np.float32), counts)
+    eta = ak.unflatten(rng.normal(0, 0.1, counts.sum()).astype(np.float32), counts)
+    phi = ak.unflatten(rng.normal(1, 0.1, counts.sum()).astype(np.float32), counts)
+    mass = ak.unflatten(np.full(counts.sum(), 139.57, np.float32), counts)
+    data = {
+        "PFCand": ak.zip({"pt": pt, "eta": eta, "phi": phi, "mass": mass}),
+        "isSignal": rng.integers(0, 2, n).astype(np.int32),
+        "Jet_pt": ak.to_numpy(ak.sum(pt, axis=1)),
+    }
+    with uproot.recreate(path) as handle:
+        handle.mktree("Events", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()})
+        handle["Events"].extend(data)
+    return data
+
+
+def _custom_recipe(tmp_path: Path, **changes) -> Path:
+    recipe = {
+        "format": "ntuple",
+        "tree": "Events",
+        "units": {"energy": "MeV"},
+        "fields": {
+            "part.pt": "PFCand_pt",
+            "part.eta": "PFCand_eta",
+            "part.phi": "PFCand_phi",
+            "part.mass": "PFCand_mass",
+            "jet.pt": "Jet_pt",
+        },
+        "label": {"branch": "isSignal", "names": ["background", "signal"]},
+    }
+    recipe.update(changes)
+    path = tmp_path / "my_ntuple.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_user_recipe_reads_any_ntuple_in_mev(tmp_path):
+    data = _write_custom_ntuple(tmp_path / "custom.root")
+    jets = jetgraph.read(tmp_path / "custom.root", recipe=_custom_recipe(tmp_path))
+    pt, eta, phi = (ak.flatten(data["PFCand"][k]) / (1e3 if k == "pt" else 1) for k in ("pt", "eta", "phi"))
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(jets.part.px)), ak.to_numpy(pt * np.cos(phi)), rtol=1e-5)
+    energy = np.sqrt((pt * np.cosh(eta)) ** 2 + 0.13957**2)
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(jets.part.energy)), ak.to_numpy(energy), rtol=1e-5)
+    np.testing.assert_allclose(ak.to_numpy(jets.jet.pt), data["Jet_pt"] / 1e3, rtol=1e-6)
+    np.testing.assert_array_equal(ak.to_numpy(jets.label), data["isSignal"])
+    assert jets.attrs["label_names"] == ["background", "signal"]
+    with pytest.raises(jetgraph.FileFormatError, match=r"custom.root: no built-in recipe recognises this root file \(it holds Events\)"):
+        jetgraph.read(tmp_path / "custom.root")
+
+
+def test_user_recipe_without_usable_particle_fields(tmp_path):
+    _write_custom_ntuple(tmp_path / "custom.root")
+    recipe = _custom_recipe(tmp_path, fields={"part.pt": "PFCand_pt", "part.phi": "PFCand_phi"})
+    with pytest.raises(RecipeError, match=r"particles need fields part.px/py/pz/energy or part.pt/eta/phi"):
+        jetgraph.read(tmp_path / "custom.root", recipe=recipe)
