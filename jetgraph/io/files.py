@@ -89,6 +89,11 @@ def _corrupt(path: str, err: Exception) -> FileFormatError:
     return FileFormatError(f"{path}: truncated or corrupt file ({first[:200]})")
 
 
+def _local_only(path: str, what: str) -> None:
+    if is_remote(path):
+        raise FileFormatError(f"{path}: {what} files are read from local disk only (uproot reads ROOT files by URL); copy it first")
+
+
 @contextmanager
 def open_root(path: str) -> Iterator[Any]:
     """``uproot.open`` with failures turned into :class:`FileFormatError`."""
@@ -105,6 +110,7 @@ def open_root(path: str) -> Iterator[Any]:
 @contextmanager
 def open_hdf5(path: str) -> Iterator[h5py.File]:
     """``h5py.File(path, "r")`` with failures turned into :class:`FileFormatError`."""
+    _local_only(path, "HDF5")
     try:
         handle = h5py.File(path, "r")
     except FileNotFoundError as err:
@@ -117,6 +123,7 @@ def open_hdf5(path: str) -> Iterator[h5py.File]:
 
 def open_npz(path: str) -> np.lib.npyio.NpzFile:
     """``np.load`` of an ``.npz`` (no pickles: files are data, never code)."""
+    _local_only(path, "NPZ")
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError as err:

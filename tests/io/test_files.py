@@ -74,3 +74,8 @@ def test_unrecognised_hdf5_lists_contents(tmp_path):
 def test_step_size_must_be_positive(jetclass_file):
     with pytest.raises(FileFormatError, match=r"step_size=0: expected a positive number of jets"):
         next(jetgraph.iterate(jetclass_file, step_size=0))
+
+
+def test_remote_hdf5_is_refused_with_advice():
+    with pytest.raises(FileFormatError, match=r"https://example.org/jets.h5: HDF5 files are read from local disk only"):
+        jetgraph.read("https://example.org/jets.h5", recipe="jetgraph")

@@ -160,3 +160,58 @@ def test_user_recipe_without_usable_particle_fields(tmp_path):
     recipe = _custom_recipe(tmp_path, fields={"part.pt": "PFCand_pt", "part.phi": "PFCand_phi"})
     with pytest.raises(RecipeError, match=r"particles need fields part.px/py/pz/energy or part.pt/eta/phi"):
         jetgraph.read(tmp_path / "custom.root", recipe=recipe)
+
+
+def _write_branches(path: Path, branches: dict) -> Path:
+    with uproot.recreate(path) as handle:
+        handle.mktree("tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()})
+        handle["tree"].extend(branches)
+    return path
+
+
+def _spoil_particle(branches: dict, jet: int, field: str, value: float) -> dict:
+    part = branches["part"]
+    flat = ak.to_numpy(ak.flatten(part[field])).copy()
+    flat[int(ak.sum(ak.num(part, axis=1)[:jet]))] = value
+    branches["part"] = ak.with_field(part, ak.unflatten(flat, ak.num(part, axis=1)), field)
+    return branches
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("px", np.nan, r"NaN/Inf in 'part.px'"),
+        ("energy", np.inf, r"NaN/Inf in 'part.energy'"),
+        ("energy", -5.0, r"negative 'part.energy' \(expected >= 0 GeV\)"),
+    ],
+)
+def test_bad_values_in_a_file_dropped_or_raised(tmp_path, field, value, message):
+    path = _write_branches(tmp_path / "bad.root", _spoil_particle(jetgraph.io.examples.jetclass_branches(30), 7, field, value))
+    with pytest.warns(jetgraph.schema.BadJetsWarning, match=rf"bad.root:tree: dropped 1 of 30 jets: 1 with {message}[^;]*, first at entry 7"):
+        jets = jetgraph.read(path)
+    assert len(jets) == 29
+    with pytest.raises(SchemaError, match=rf"bad.root:tree: entry 7: {message}"):
+        jetgraph.read(path, on_bad="raise")
+
+
+def test_jagged_lengths_disagree_in_a_file(tmp_path):
+    branches = jetgraph.io.examples.jetclass_branches(10)
+    branches["jet_nparticles"] = branches["jet_nparticles"] + np.float32(1)  # claims one particle more
+    path = _write_branches(tmp_path / "counts.root", branches)
+    with pytest.raises(SchemaError, match=r"counts.root:tree: entry 0: 'jet.nparticles' is \d+ but the jet has \d+ particles"):
+        jetgraph.read(path)
+
+
+def test_empty_jets_in_a_file(tmp_path):
+    branches = jetgraph.io.examples.jetclass_branches(10)
+    counts = ak.num(branches["part"], axis=1).to_numpy().copy()
+    keep = np.ones(int(counts.sum()), bool)
+    keep[int(counts[:4].sum()) : int(counts[:5].sum())] = False  # jet 4 loses every particle
+    counts[4] = 0
+    branches["part"] = ak.unflatten(ak.flatten(branches["part"])[keep], counts)
+    branches["jet_nparticles"] = counts.astype(np.float32)
+    path = _write_branches(tmp_path / "empty.root", branches)
+    with pytest.raises(SchemaError, match=r"empty.root:tree: entry 4: no particles \(expected at least one constituent\)"):
+        jetgraph.read(path, on_bad="raise")
+    with pytest.warns(jetgraph.schema.BadJetsWarning, match="1 with no particles"):
+        assert len(jetgraph.read(path)) == 9
