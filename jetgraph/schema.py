@@ -91,19 +91,22 @@ def four_momentum(
     return {"px": p4.px, "py": p4.py, "pz": p4.pz, "energy": p4.energy}
 
 
-def _sum_p4(px: ak.Array, py: ak.Array, pz: ak.Array, energy: ak.Array) -> dict[str, ak.Array]:
-    """Jet kinematics from summed constituent four-momenta (massless-safe, mass clipped at 0)."""
-    sums = [ak.to_numpy(ak.sum(x, axis=-1)).astype(np.float64) for x in (px, py, pz, energy)]
-    p4 = vector.array({"px": sums[0], "py": sums[1], "pz": sums[2], "E": sums[3]})
-    m2 = sums[3] ** 2 - sums[0] ** 2 - sums[1] ** 2 - sums[2] ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "pt": p4.pt,
-            "eta": np.nan_to_num(p4.eta),
-            "phi": p4.phi,
-            "energy": sums[3],
-            "mass": np.sqrt(np.clip(m2, 0.0, None)),
-        }
+def kinematics(px: Any, py: Any, pz: Any, energy: Any) -> dict[str, np.ndarray]:
+    """``pt, eta, phi, energy, mass`` of flat four-momenta, in float64.
+
+    A four-momentum with no transverse momentum gets ``eta = 0`` (not NaN/Inf), and a mass-squared
+    below zero from rounding gets ``mass = 0``, so a zero vector (e.g. an unmatched truth jet) stays valid.
+    """
+    px, py, pz, energy = (np.asarray(x, dtype=np.float64) for x in (px, py, pz, energy))
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(np.divide(pz, pt, out=np.zeros_like(pz), where=pt > 0))
+    mass = np.sqrt(np.clip(energy**2 - px**2 - py**2 - pz**2, 0.0, None))
+    return {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "energy": energy, "mass": mass}
+
+
+def _sum_p4(px: ak.Array, py: ak.Array, pz: ak.Array, energy: ak.Array) -> dict[str, np.ndarray]:
+    """Jet kinematics from constituent four-momenta summed in float64."""
+    return kinematics(*(ak.to_numpy(ak.sum(ak.values_astype(x, np.float64), axis=-1)) for x in (px, py, pz, energy)))
 
 
 def _constituent_p4(part: ak.Array | None, cells: ak.Array | None) -> dict[str, ak.Array] | None:

@@ -71,7 +71,7 @@ def file_kind(path: str) -> Kind:
     raise FileFormatError(f"{path}: not a ROOT, HDF5 or NPZ file ({what}); expected one of {sorted(_SUFFIX)}")
 
 
-_DAMAGED = (OSError, EOFError, zlib.error, struct.error, uproot.deserialization.DeserializationError)
+_DAMAGED = (OSError, EOFError, zlib.error, struct.error, zipfile.BadZipFile, uproot.deserialization.DeserializationError)
 """What the libraries raise when bytes are missing or wrong half-way through a file."""
 
 
@@ -132,6 +132,28 @@ def open_npz(path: str) -> np.lib.npyio.NpzFile:
         raise _corrupt(path, err) from err
 
 
+def npz_shape(archive: np.lib.npyio.NpzFile, name: str, path: str) -> tuple[int, ...]:
+    """Shape of one array of an ``.npz`` from its ``.npy`` header, without inflating the data.
+
+    Raises :class:`MissingFieldError` (with suggestions) when the archive has no such array, and
+    :class:`FileFormatError` when it is damaged or does not hold numbers.
+    """
+    if name not in archive.files:
+        raise missing("array", name, path, archive.files)
+    with damage_reported(path), archive.zip.open(f"{name}.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:  # a newer header: read the array itself
+            array = archive[name]
+            shape, dtype = array.shape, array.dtype
+    if dtype.kind not in "biuf":
+        raise FileFormatError(f"{path}: array {name!r} has dtype {dtype}; expected numbers")
+    return tuple(shape)
+
+
 def root_tree(handle: Any, path: str, name: str) -> Any:
     """The TTree ``name`` of an open ROOT file, or a :class:`MissingFieldError` suggesting others."""
     trees = [k.split(";")[0] for k, c in handle.classnames().items() if c == "TTree"]
@@ -187,6 +209,5 @@ def contents(path: str) -> dict[str, Any]:
     else:
         with open_npz(path) as archive:
             for name in archive.files:
-                array = archive[name]
-                listing[name] = f"{array.shape} {array.dtype}"
+                listing[name] = f"{npz_shape(archive, name, path)}"
     return listing

@@ -20,7 +20,7 @@ import numpy as np
 
 from jetgraph.errors import RecipeError, SchemaError, missing
 from jetgraph.io.files import open_root, root_tree
-from jetgraph.io.recipe import ENERGY_LIKE, Recipe
+from jetgraph.io.recipe import Recipe
 from jetgraph.schema import PART_REQUIRED, build, four_momentum
 
 OPTIONS = ("pid_flags",)
@@ -40,16 +40,11 @@ def _branches(recipe: Recipe) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _scaled(name: str, values: ak.Array, scale: float) -> ak.Array:
-    energy_like = name in ENERGY_LIKE or name.endswith(("mass", "pt", "energy"))
-    return values * scale if energy_like and scale != 1.0 else values
-
-
 def _particles(recipe: Recipe, data: ak.Array) -> dict[str, ak.Array] | None:
     spec = recipe.fields_of("part")
     if not spec:
         return None
-    got = {k: _scaled(k, data[b], recipe.energy_scale) for k, b in spec.items()}
+    got = {k: recipe.scaled(k, data[b]) for k, b in spec.items()}
     if all(f in got for f in PART_REQUIRED):
         part = {f: got.pop(f) for f in PART_REQUIRED}
     elif "pt" in got and "phi" in got and ("eta" in got or "rapidity" in got):
@@ -105,7 +100,7 @@ def _labels(recipe: Recipe, data: ak.Array, source: str, first: int) -> np.ndarr
 
 def _record(recipe: Recipe, data: ak.Array, name: str) -> dict[str, ak.Array] | None:
     spec = recipe.fields_of(name)
-    return {k: _scaled(k, data[b], recipe.energy_scale) for k, b in spec.items()} or None
+    return {k: recipe.scaled(k, data[b]) for k, b in spec.items()} or None
 
 
 def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak.Array]]:

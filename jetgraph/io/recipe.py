@@ -91,6 +91,11 @@ class Recipe:
             )
         return self.options.get(key, default)
 
+    def scaled(self, name: str, values: Any) -> Any:
+        """``values`` in GeV: energy-like fields (momenta, energies, masses) times ``energy_scale``."""
+        energy_like = name in ENERGY_LIKE or name.endswith(("mass", "pt", "energy"))
+        return values * self.energy_scale if energy_like and self.energy_scale != 1.0 else values
+
     @property
     def label_names(self) -> list[str]:
         if self.label is None:
