@@ -177,6 +177,8 @@ def test_corrupt_data_is_a_file_format_error(tmp_path, qg_file):
     bad.write_bytes(bytes(data))
     with pytest.raises(FileFormatError, match=r"bad.npz: truncated or corrupt file"):
         jetgraph.read(bad, recipe="energyflow")
+    with pytest.raises(FileFormatError, match=r"bad.npz: truncated or corrupt file"):
+        jetgraph.read(bad)  # auto-detection reads only headers; the damage shows when X is inflated
 
 
 def test_fields_are_refused(qg_file):
