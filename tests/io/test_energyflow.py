@@ -185,3 +185,13 @@ def test_fields_are_refused(qg_file):
     path, _, _ = qg_file
     with pytest.raises(RecipeError, match=r"format 'energyflow' reads particles from one \(N, M, 4\) array"):
         jetgraph.read(path, recipe={"format": "energyflow", "fields": {"part.pt": "pt"}})
+
+
+def test_inspect_counts(qg_file):
+    from tests.helpers import inspect_json
+
+    path, x, label = qg_file
+    summary = inspect_json(path)
+    assert (summary["recipe"], summary["jets"], summary["dropped"]) == ("energyflow", N_JETS, 0)
+    assert summary["labels"] == {"gluon": int((label == 0).sum()), "quark": int((label == 1).sum())}
+    assert summary["multiplicity"]["max"] == int((x[..., 0] > 0).sum(axis=1).max())

@@ -244,3 +244,13 @@ def test_one_hot_label_columns(tmp_path):
     frame.to_hdf(path, key="table", format="fixed")
     with pytest.raises(jetgraph.SchemaError, match=r"onehot.h5:table: entry \d+: 2 of the one-hot label columns"):
         jetgraph.read(path, recipe=data)
+
+
+def test_inspect_counts(top_file):
+    from tests.helpers import inspect_json
+
+    path, raw = top_file
+    summary = inspect_json(path)
+    assert (summary["recipe"], summary["jets"], summary["dropped"]) == ("toptagging", len(raw["label"]), 0)
+    assert summary["labels"] == {"qcd": int((raw["label"] == 0).sum()), "top": int((raw["label"] == 1).sum())}
+    assert summary["multiplicity"]["max"] == int(raw["real"].sum(axis=1).max())
