@@ -11,7 +11,7 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,7 +38,7 @@ def _version(value: bool) -> None:
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = None,
 ) -> None:
     """jetgraph: learn jet representations without labels."""
@@ -65,7 +65,7 @@ def run(function, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
 @app.command()
 def inspect(
     files: Annotated[list[Path], typer.Argument(help="ROOT, HDF5 or NPZ files (globs expand in the shell).")],
-    recipe: Annotated[Optional[str], typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
+    recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
     max_jets: Annotated[int, typer.Option(help="Jets to scan per file for the statistics.")] = 100_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")] = False,
 ) -> None:

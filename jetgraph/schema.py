@@ -178,7 +178,9 @@ def conform(jets: ak.Array, source: str = "<memory>") -> ak.Array:
             raise SchemaError(f"{source}: '{name}' is not a field of the canonical jet; expected {[*RECORDS, 'label']}")
         value = jets[name]
         if ak.fields(value):
-            out[name] = ak.zip({f: _cast(f, value[f]) for f in ak.fields(value)}, depth_limit=None if value.ndim > 1 else 1)
+            out[name] = ak.zip(
+                {f: _cast(f, value[f]) for f in ak.fields(value)}, depth_limit=None if value.ndim > 1 else 1
+            )
         else:
             out[name] = _cast(name, value)
     out = {k: out[k] for k in (*RECORDS, "label") if k in out}
@@ -208,20 +210,20 @@ def _any_per_jet(mask: ak.Array) -> np.ndarray:
 def problems(jets: ak.Array) -> list[tuple[str, np.ndarray]]:
     """Per-jet masks of schema violations, as ``(description, bad_mask)`` pairs, only those that occur."""
     found: list[tuple[str, np.ndarray]] = []
+    # each check looks at the flat buffer first and builds per-jet masks only when something is wrong
     for name, value in _float_leaves(jets):
-        bad = _any_per_jet(~np.isfinite(value))
-        if bad.any():
-            found.append((f"NaN/Inf in '{name}' (expected finite numbers)", bad))
+        if not np.isfinite(ak.to_numpy(ak.ravel(value))).all():
+            found.append((f"NaN/Inf in '{name}' (expected finite numbers)", _any_per_jet(~np.isfinite(value))))
     for record in ("part", "cells"):
-        if record in ak.fields(jets):
-            bad = _any_per_jet(jets[record].energy < 0)
-            if bad.any():
-                found.append((f"negative '{record}.energy' (expected >= 0 GeV)", bad))
+        if record in ak.fields(jets) and (ak.to_numpy(ak.ravel(jets[record].energy)) < 0).any():
+            found.append((f"negative '{record}.energy' (expected >= 0 GeV)", _any_per_jet(jets[record].energy < 0)))
     n_part = ak.to_numpy(ak.num(jets.part, axis=1)) if "part" in ak.fields(jets) else 0
     n_cells = 0
     if "cells" in ak.fields(jets):
-        n_cells = ak.to_numpy(ak.num(ak.flatten(jets.cells, axis=-1), axis=1)) if jets.cells.ndim == 3 else (
-            ak.to_numpy(ak.num(jets.cells, axis=1))
+        n_cells = (
+            ak.to_numpy(ak.num(ak.flatten(jets.cells, axis=-1), axis=1))
+            if jets.cells.ndim == 3
+            else (ak.to_numpy(ak.num(jets.cells, axis=1)))
         )
     empty = (np.asarray(n_part) + np.asarray(n_cells)) == 0
     empty = np.broadcast_to(empty, (len(jets),))
@@ -230,9 +232,7 @@ def problems(jets: ak.Array) -> list[tuple[str, np.ndarray]]:
     return found
 
 
-def validate(
-    jets: ak.Array, *, source: str = "<memory>", on_bad: OnBad = "drop", offset: int = 0
-) -> ak.Array:
+def validate(jets: ak.Array, *, source: str = "<memory>", on_bad: OnBad = "drop", offset: int = 0) -> ak.Array:
     """Check ``jets`` against the schema; drop bad jets with one warning, or raise.
 
     Args:
@@ -257,7 +257,9 @@ def validate(
     keep = np.ones(len(jets), dtype=bool)
     for _, bad in found:
         keep &= ~bad
-    details = "; ".join(f"{int(bad.sum())} with {what}, first at entry {offset + int(np.argmax(bad))}" for what, bad in found)
+    details = "; ".join(
+        f"{int(bad.sum())} with {what}, first at entry {offset + int(np.argmax(bad))}" for what, bad in found
+    )
     dropped = int((~keep).sum())
     warnings.warn(BadJetsWarning(f"{source}: dropped {dropped} of {len(jets)} jets: {details}", dropped), stacklevel=2)
     return jets[keep]

@@ -21,4 +21,3 @@ def jetclass_raw() -> dict:
     first = jetclass_branches(150, seed=1)
     second = jetclass_branches(150, seed=151)
     return {"first": first, "second": second}
-

@@ -47,7 +47,10 @@ def test_inspect_several_files_json_is_a_list(jetclass_file, tmp_path):
     ("args", "message"),
     [
         (["inspect", "/no/such.root"], "error: /no/such.root: no such file\n"),
-        (["inspect", "--recipe", "jetclas", "{jetclass}"], "error: recipe 'jetclas' is not a built-in recipe or a .yaml file; did you mean 'jetclass'"),
+        (
+            ["inspect", "--recipe", "jetclas", "{jetclass}"],
+            "error: recipe 'jetclas' is not a built-in recipe or a .yaml file; did you mean 'jetclass'",
+        ),
     ],
 )
 def test_errors_are_one_line_exit_2(jetclass_file, args, message):
@@ -70,7 +73,9 @@ def test_bad_jets_warn_on_stderr_and_are_counted(tmp_path):
 
     import jetgraph
 
-    jets = jetgraph.build(part={"px": [[1.0], [np.nan]], "py": [[0.0], [0.0]], "pz": [[0.0], [0.0]], "energy": [[1.0], [1.0]]})
+    jets = jetgraph.build(
+        part={"px": [[1.0], [np.nan]], "py": [[0.0], [0.0]], "pz": [[0.0], [0.0]], "energy": [[1.0], [1.0]]}
+    )
     path = jetgraph.write(jets, tmp_path / "nan.h5")
     result = runner.invoke(app, ["inspect", "--json", str(path)])
     assert result.exit_code == 0, result.output

@@ -66,7 +66,9 @@ def test_particles_need_all_four_momentum_components():
 
 def test_nan_rows_dropped_with_counted_warning():
     jets = _jets(nan_at=2)  # first particle of the second jet
-    with pytest.warns(BadJetsWarning, match=r"f.root: dropped 1 of 3 jets: 1 with NaN/Inf in 'part.px'.*first at entry 11"):
+    with pytest.warns(
+        BadJetsWarning, match=r"f.root: dropped 1 of 3 jets: 1 with NaN/Inf in 'part.px'.*first at entry 11"
+    ):
         kept = validate(jets, source="f.root", offset=10)
     assert len(kept) == 2
     assert kept.jet.nparticles.tolist() == [2, 3]
@@ -104,11 +106,18 @@ def test_on_bad_must_be_known():
 
 
 def test_replica_axis_cells_validate_and_conform():
-    cells = ak.Array([[[{"eta": 0.0, "phi": 0.0, "energy": 5.0, "layer": 1}], [{"eta": 0.1, "phi": 0.0, "energy": 4.0, "layer": 2}]]])
+    cells = ak.Array(
+        [[[{"eta": 0.0, "phi": 0.0, "energy": 5.0, "layer": 1}], [{"eta": 0.1, "phi": 0.0, "energy": 4.0, "layer": 2}]]]
+    )
     jets = build(cells={k: cells[k] for k in ("eta", "phi", "energy", "layer")})
     assert jets.jet.energy[0] == pytest.approx(5.0)  # first replica only
-    assert str(conform(jets).cells.type.content) == "var * var * {eta: float32, phi: float32, energy: float32, layer: int32}"
-    bad = build(cells={"eta": [[[0.0], [0.0]]], "phi": [[[0.0], [0.0]]], "energy": [[[1.0], [-2.0]]], "layer": [[[0], [0]]]})
+    assert (
+        str(conform(jets).cells.type.content)
+        == "var * var * {eta: float32, phi: float32, energy: float32, layer: int32}"
+    )
+    bad = build(
+        cells={"eta": [[[0.0], [0.0]]], "phi": [[[0.0], [0.0]]], "energy": [[[1.0], [-2.0]]], "layer": [[[0], [0]]]}
+    )
     with pytest.raises(SchemaError, match="negative 'cells.energy'"):
         validate(bad, on_bad="raise")
 

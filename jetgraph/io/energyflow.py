@@ -33,7 +33,7 @@ from collections.abc import Iterator
 import awkward as ak
 import numpy as np
 
-from jetgraph.errors import FileFormatError, RecipeError, missing
+from jetgraph.errors import FileFormatError, RecipeError
 from jetgraph.io.files import damage_reported, npz_shape, open_npz
 from jetgraph.io.padded import unpad
 from jetgraph.io.recipe import Recipe

@@ -13,6 +13,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import uproot
+from tqdm.auto import tqdm
 
 JETCLASS_LABELS = ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl")
 _LABEL_DTYPES = (np.float32, np.bool_, np.int32)  # JetClass mixes these; so do we
@@ -56,7 +57,10 @@ def jetclass_branches(n_jets: int, seed: int = 0) -> dict[str, np.ndarray | ak.A
     pt, eta, phi = jets["pt"], jets["eta"], jets["phi"]
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     energy = pt * np.cosh(eta)
-    sums = {k: ak.to_numpy(ak.sum(v, axis=1)).astype(np.float64) for k, v in (("px", px), ("py", py), ("pz", pz), ("e", energy))}
+    sums = {
+        k: ak.to_numpy(ak.sum(v, axis=1)).astype(np.float64)
+        for k, v in (("px", px), ("py", py), ("pz", pz), ("e", energy))
+    }
     jet_pt = np.hypot(sums["px"], sums["py"])
     mass = np.sqrt(np.clip(sums["e"] ** 2 - sums["px"] ** 2 - sums["py"] ** 2 - sums["pz"] ** 2, 0, None))
     part = {
@@ -66,7 +70,9 @@ def jetclass_branches(n_jets: int, seed: int = 0) -> dict[str, np.ndarray | ak.A
     }  # fmt: skip
     for code, name in enumerate(("isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon")):
         part[name] = ak.values_astype(jets["kind"] == code, np.float32)
-    branches: dict[str, np.ndarray | ak.Array] = {"part": ak.zip({k: ak.values_astype(v, np.float32) for k, v in part.items()})}
+    branches: dict[str, np.ndarray | ak.Array] = {
+        "part": ak.zip({k: ak.values_astype(v, np.float32) for k, v in part.items()})
+    }
     rng = np.random.default_rng(seed + 1)
     taus = np.sort(rng.uniform(0.01, 0.5, (n_jets, 4)), axis=1)[:, ::-1]
     branches.update(
@@ -86,18 +92,32 @@ def jetclass_branches(n_jets: int, seed: int = 0) -> dict[str, np.ndarray | ak.A
 
 
 def write_jetclass(
-    path: str | os.PathLike, n_jets: int = 1000, seed: int = 0, chunk_size: int = 10_000, compression: str = "lz4"
+    path: str | os.PathLike,
+    n_jets: int = 1000,
+    seed: int = 0,
+    chunk_size: int = 10_000,
+    compression: str = "lz4",
+    progress: bool = False,
 ) -> Path:
-    """Write synthetic jets as a JetClass-layout ROOT file (TTree ``tree``, ``mktree``), in chunks."""
+    """Write synthetic jets as a JetClass-layout ROOT file (TTree ``tree``, ``mktree``), in chunks.
+
+    The file is written as ``<path>.partial`` and renamed when complete.
+    """
     codecs = {"lz4": uproot.LZ4(1), "zlib": uproot.ZLIB(1), "none": None}
     path = Path(path)
-    with uproot.recreate(path, compression=codecs[compression]) as handle:
+    partial = path.with_name(path.name + ".partial")
+    with (
+        uproot.recreate(partial, compression=codecs[compression]) as handle,
+        tqdm(total=n_jets, unit="jets", unit_scale=True, desc=f"writing {path.name}", disable=not progress) as bar,
+    ):
         for start in range(0, n_jets, chunk_size):
             branches = jetclass_branches(min(chunk_size, n_jets - start), seed + start)
             if start == 0:
                 types = {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
                 handle.mktree("tree", types)
             handle["tree"].extend(branches)
+            bar.update(min(chunk_size, n_jets - start))
+    os.replace(partial, path)
     return path
 
 
@@ -111,9 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_name(args.out.name + ".partial")
-    write_jetclass(partial, args.jets, args.seed)
-    os.replace(partial, args.out)
+    write_jetclass(args.out, args.jets, args.seed, progress=True)
     print(f"wrote {args.jets} synthetic jets (JetClass layout, no physics) to {args.out}")
 
 

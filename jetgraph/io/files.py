@@ -56,12 +56,16 @@ def file_kind(path: str) -> Kind:
     if is_remote(path):
         kind = _SUFFIX.get(Path(path.split("?")[0]).suffix.lower())
         if kind is None:
-            raise FileFormatError(f"{path}: cannot tell the format of a remote file from its name; expected .root, .h5 or .npz")
+            raise FileFormatError(
+                f"{path}: cannot tell the format of a remote file from its name; expected .root, .h5 or .npz"
+            )
         return kind
     if not os.path.exists(path):
         raise FileFormatError(f"{path}: no such file")
     if os.path.isdir(path):
-        raise FileFormatError(f"{path}: is a directory, expected a ROOT, HDF5 or NPZ file (use a glob like '{path}/*.root')")
+        raise FileFormatError(
+            f"{path}: is a directory, expected a ROOT, HDF5 or NPZ file (use a glob like '{path}/*.root')"
+        )
     with open(path, "rb") as handle:
         head = handle.read(8)
     for magic, kind in _MAGIC.items():
@@ -71,7 +75,14 @@ def file_kind(path: str) -> Kind:
     raise FileFormatError(f"{path}: not a ROOT, HDF5 or NPZ file ({what}); expected one of {sorted(_SUFFIX)}")
 
 
-_DAMAGED = (OSError, EOFError, zlib.error, struct.error, zipfile.BadZipFile, uproot.deserialization.DeserializationError)
+_DAMAGED = (
+    OSError,
+    EOFError,
+    zlib.error,
+    struct.error,
+    zipfile.BadZipFile,
+    uproot.deserialization.DeserializationError,
+)
 """What the libraries raise when bytes are missing or wrong half-way through a file."""
 
 
@@ -91,7 +102,9 @@ def _corrupt(path: str, err: Exception) -> FileFormatError:
 
 def _local_only(path: str, what: str) -> None:
     if is_remote(path):
-        raise FileFormatError(f"{path}: {what} files are read from local disk only (uproot reads ROOT files by URL); copy it first")
+        raise FileFormatError(
+            f"{path}: {what} files are read from local disk only (uproot reads ROOT files by URL); copy it first"
+        )
 
 
 @contextmanager

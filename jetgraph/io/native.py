@@ -52,7 +52,9 @@ def _read_metadata(text: str, path: str) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise FileFormatError(f"{path}: '{FORMAT_KEY}' is not valid JSON ({err.msg})") from err
     if meta.get("version") != FORMAT_VERSION:
-        raise FileFormatError(f"{path}: '{FORMAT_KEY}' version {meta.get('version')!r}; this jetgraph reads version {FORMAT_VERSION}")
+        raise FileFormatError(
+            f"{path}: '{FORMAT_KEY}' version {meta.get('version')!r}; this jetgraph reads version {FORMAT_VERSION}"
+        )
     return meta
 
 
@@ -218,11 +220,15 @@ class JetWriter:
             if self._form is not None and form_json != self._form:
                 raise SchemaError(f"{self.path}: chunk has type {jets.type}, unlike the first chunk written")
             self._form = form_json
-            group = self._handle.create_group(_CHUNK_GROUP.format(len([k for k in self._handle if k.startswith("chunk_")])))
+            group = self._handle.create_group(
+                _CHUNK_GROUP.format(len([k for k in self._handle if k.startswith("chunk_")]))
+            )
             group.attrs["form"] = form_json
             group.attrs["length"] = length
             for key, buffer in buffers.items():
-                group.create_dataset(key, data=np.asarray(buffer), compression="gzip" if self.compression != "none" else None)
+                group.create_dataset(
+                    key, data=np.asarray(buffer), compression="gzip" if self.compression != "none" else None
+                )
         self.jets_written += len(jets)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
@@ -240,7 +246,9 @@ class JetWriter:
             self.partial.unlink(missing_ok=True)
 
 
-def write(jets: ak.Array, path: str | os.PathLike, label_names: list[str] | None = None, compression: str = "lz4") -> Path:
+def write(
+    jets: ak.Array, path: str | os.PathLike, label_names: list[str] | None = None, compression: str = "lz4"
+) -> Path:
     """Write canonical jets to ``path`` (``.root`` or ``.h5``) in one go; returns the path."""
     with JetWriter(path, label_names=label_names, compression=compression) as out:
         out.write(jets)

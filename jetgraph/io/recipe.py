@@ -86,8 +86,7 @@ class Recipe:
         unknown = [k for k in self.options if k not in accepted]
         if unknown:
             raise RecipeError(
-                f"{self.source}: unknown option {unknown[0]!r} for format {self.format!r}; "
-                f"accepted: {list(accepted)}"
+                f"{self.source}: unknown option {unknown[0]!r} for format {self.format!r}; accepted: {list(accepted)}"
             )
         return self.options.get(key, default)
 
@@ -123,7 +122,9 @@ def _parse_fields(source: str, fields: Any) -> dict[str, str]:
             raise _fail(source, f"fields: {target!r} is not 'record.field' with record one of {list(TARGETS)}")
         allowed = TARGETS[record]
         if allowed is not None and name not in allowed:
-            raise _fail(source, f"fields: unknown field {target!r}{suggest(name, allowed)}; '{record}' accepts {list(allowed)}")
+            raise _fail(
+                source, f"fields: unknown field {target!r}{suggest(name, allowed)}; '{record}' accepts {list(allowed)}"
+            )
         if allowed is None and not _IDENTIFIER.match(name):
             raise _fail(source, f"fields: {target!r} is not a valid jet field name")
         if not isinstance(branch, str) or not branch:
@@ -160,7 +161,9 @@ def parse_recipe(data: Any, source: str = "<memory>", name: str | None = None) -
     _check_keys(source, "", data, TOP_KEYS)
     fmt = data.get("format")
     if fmt not in FORMATS:
-        raise _fail(source, f"format: {fmt!r} is not a known reader{suggest(str(fmt), FORMATS)}; accepted: {list(FORMATS)}")
+        raise _fail(
+            source, f"format: {fmt!r} is not a known reader{suggest(str(fmt), FORMATS)}; accepted: {list(FORMATS)}"
+        )
     units = data.get("units", {}) or {}
     if not isinstance(units, dict):
         raise _fail(source, f"'units' must be a mapping like {{energy: GeV}}, got {units!r}")

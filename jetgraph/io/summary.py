@@ -51,7 +51,9 @@ def _top_level(listing: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def summarize(path: str | os.PathLike, recipe: RecipeLike = None, max_jets: int = DEFAULT_MAX_JETS, progress: bool = False) -> dict[str, Any]:
+def summarize(
+    path: str | os.PathLike, recipe: RecipeLike = None, max_jets: int = DEFAULT_MAX_JETS, progress: bool = False
+) -> dict[str, Any]:
     """Describe one file: containers, detected recipe, jet count, fields, multiplicities, labels.
 
     Statistics come from the first ``max_jets`` jets (all, if the file is smaller), streamed.
@@ -77,9 +79,10 @@ def summarize(path: str | os.PathLike, recipe: RecipeLike = None, max_jets: int 
     label_names: list[str] = chosen.label_names
     scanned = 0
     step = max(1, min(max_jets, 50_000))
-    with warnings.catch_warnings(record=True) as caught, tqdm(
-        total=min(total, max_jets), unit="jets", disable=not progress, desc="scanning"
-    ) as bar:
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        tqdm(total=min(total, max_jets), unit="jets", disable=not progress, desc="scanning") as bar,
+    ):
         warnings.simplefilter("always", BadJetsWarning)
         for chunk in iterate(path, chosen, step_size=step):
             chunk = chunk[: max_jets - scanned]
@@ -106,7 +109,7 @@ def summarize(path: str | os.PathLike, recipe: RecipeLike = None, max_jets: int 
     if labels:
         values, counts = np.unique(np.concatenate(labels), return_counts=True)
         name = lambda v: label_names[v] if 0 <= v < len(label_names) else str(v)  # noqa: E731
-        summary["labels"] = {name(int(v)): int(c) for v, c in zip(values, counts)}
+        summary["labels"] = {name(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
     return summary
 
 
@@ -129,7 +132,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         row("fields" if i == 0 else "", f"{name}: {' '.join(fields)}")
     if summary["multiplicity"]:
         m = summary["multiplicity"]
-        row("particles", f"per jet: min {m['min']:.0f}, mean {m['mean']:.1f}, median {m['median']:.0f}, max {m['max']:.0f}")
+        row(
+            "particles",
+            f"per jet: min {m['min']:.0f}, mean {m['mean']:.1f}, median {m['median']:.0f}, max {m['max']:.0f}",
+        )
     if summary["jet_pt"]:
         p = summary["jet_pt"]
         row("jet pT", f"min {p['min']:.1f}, mean {p['mean']:.1f}, max {p['max']:.1f} GeV")

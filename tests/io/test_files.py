@@ -67,7 +67,9 @@ def test_unrecognised_hdf5_lists_contents(tmp_path):
     path = tmp_path / "other.h5"
     with h5py.File(path, "w") as handle:
         handle["weights"] = np.ones(3)
-    with pytest.raises(FileFormatError, match=r"other.h5: no built-in recipe recognises this hdf5 file \(it holds weights\)"):
+    with pytest.raises(
+        FileFormatError, match=r"other.h5: no built-in recipe recognises this hdf5 file \(it holds weights\)"
+    ):
         jetgraph.read(path)
 
 

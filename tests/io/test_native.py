@@ -52,7 +52,9 @@ def test_root_file_is_a_ttree_in_jetclass_naming(tmp_path):
     path = jetgraph.write(_detector_jets(), tmp_path / "jets.root")
     with uproot.open(path) as handle:
         assert handle.classnames()["tree;1"] == "TTree"  # not an RNTuple
-        assert {"part_px", "part_pid", "jet_pt", "truth_mass", "cells_energy", "cells_replica_size", "label"} <= set(handle["tree"].keys())
+        assert {"part_px", "part_pid", "jet_pt", "truth_mass", "cells_energy", "cells_replica_size", "label"} <= set(
+            handle["tree"].keys()
+        )
 
 
 @pytest.mark.parametrize("suffix", [".root", ".h5"])

@@ -36,7 +36,9 @@ def test_jetclass_labels_from_mixed_type_one_hot(jetclass_file, jetclass_raw):
     types = {tree[f"label_{n}"].typename for n in JETCLASS_LABELS}
     assert types == {"float", "bool", "int32_t"}  # the mix the real files have
     jets = jetgraph.read(jetclass_file, recipe="jetclass")
-    hot = np.stack([np.concatenate([jetclass_raw[c][f"label_{n}"] for c in ("first", "second")]) for n in JETCLASS_LABELS], 1)
+    hot = np.stack(
+        [np.concatenate([jetclass_raw[c][f"label_{n}"] for c in ("first", "second")]) for n in JETCLASS_LABELS], 1
+    )
     np.testing.assert_array_equal(ak.to_numpy(jets.label), np.argmax(hot, axis=1))
 
 
@@ -75,7 +77,9 @@ def test_missing_branch_suggests_closest(tmp_path):
     branches = jetgraph.io.examples.jetclass_branches(20)
     branches["jet_sdmas"] = branches.pop("jet_sdmass")  # a typo in somebody's ntuple
     with uproot.recreate(path) as handle:
-        handle.mktree("tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()})
+        handle.mktree(
+            "tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
+        )
         handle["tree"].extend(branches)
     with pytest.raises(MissingFieldError, match=r"renamed.root:tree: no branch 'jet_sdmass'; did you mean 'jet_sdmas'"):
         jetgraph.read(path, recipe="jetclass")
@@ -96,9 +100,13 @@ def test_one_hot_label_without_a_true_branch_raises(tmp_path):
     for name in JETCLASS_LABELS:
         branches[f"label_{name}"] = np.zeros_like(branches[f"label_{name}"])
     with uproot.recreate(path) as handle:
-        handle.mktree("tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()})
+        handle.mktree(
+            "tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
+        )
         handle["tree"].extend(branches)
-    with pytest.raises(SchemaError, match=r"nolabel.root:tree: entry 0: 0 of the one-hot label branches .* expected exactly one"):
+    with pytest.raises(
+        SchemaError, match=r"nolabel.root:tree: entry 0: 0 of the one-hot label branches .* expected exactly one"
+    ):
         jetgraph.read(path)
 
 
@@ -151,7 +159,9 @@ def test_user_recipe_reads_any_ntuple_in_mev(tmp_path):
     np.testing.assert_allclose(ak.to_numpy(jets.jet.pt), data["Jet_pt"] / 1e3, rtol=1e-6)
     np.testing.assert_array_equal(ak.to_numpy(jets.label), data["isSignal"])
     assert jets.attrs["label_names"] == ["background", "signal"]
-    with pytest.raises(jetgraph.FileFormatError, match=r"custom.root: no built-in recipe recognises this root file \(it holds Events\)"):
+    with pytest.raises(
+        jetgraph.FileFormatError, match=r"custom.root: no built-in recipe recognises this root file \(it holds Events\)"
+    ):
         jetgraph.read(tmp_path / "custom.root")
 
 
@@ -164,7 +174,9 @@ def test_user_recipe_without_usable_particle_fields(tmp_path):
 
 def _write_branches(path: Path, branches: dict) -> Path:
     with uproot.recreate(path) as handle:
-        handle.mktree("tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()})
+        handle.mktree(
+            "tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
+        )
         handle["tree"].extend(branches)
     return path
 
@@ -186,8 +198,13 @@ def _spoil_particle(branches: dict, jet: int, field: str, value: float) -> dict:
     ],
 )
 def test_bad_values_in_a_file_dropped_or_raised(tmp_path, field, value, message):
-    path = _write_branches(tmp_path / "bad.root", _spoil_particle(jetgraph.io.examples.jetclass_branches(30), 7, field, value))
-    with pytest.warns(jetgraph.schema.BadJetsWarning, match=rf"bad.root:tree: dropped 1 of 30 jets: 1 with {message}[^;]*, first at entry 7"):
+    path = _write_branches(
+        tmp_path / "bad.root", _spoil_particle(jetgraph.io.examples.jetclass_branches(30), 7, field, value)
+    )
+    with pytest.warns(
+        jetgraph.schema.BadJetsWarning,
+        match=rf"bad.root:tree: dropped 1 of 30 jets: 1 with {message}[^;]*, first at entry 7",
+    ):
         jets = jetgraph.read(path)
     assert len(jets) == 29
     with pytest.raises(SchemaError, match=rf"bad.root:tree: entry 7: {message}"):
@@ -198,7 +215,9 @@ def test_jagged_lengths_disagree_in_a_file(tmp_path):
     branches = jetgraph.io.examples.jetclass_branches(10)
     branches["jet_nparticles"] = branches["jet_nparticles"] + np.float32(1)  # claims one particle more
     path = _write_branches(tmp_path / "counts.root", branches)
-    with pytest.raises(SchemaError, match=r"counts.root:tree: entry 0: 'jet.nparticles' is \d+ but the jet has \d+ particles"):
+    with pytest.raises(
+        SchemaError, match=r"counts.root:tree: entry 0: 'jet.nparticles' is \d+ but the jet has \d+ particles"
+    ):
         jetgraph.read(path)
 
 
@@ -211,7 +230,9 @@ def test_empty_jets_in_a_file(tmp_path):
     branches["part"] = ak.unflatten(ak.flatten(branches["part"])[keep], counts)
     branches["jet_nparticles"] = counts.astype(np.float32)
     path = _write_branches(tmp_path / "empty.root", branches)
-    with pytest.raises(SchemaError, match=r"empty.root:tree: entry 4: no particles \(expected at least one constituent\)"):
+    with pytest.raises(
+        SchemaError, match=r"empty.root:tree: entry 4: no particles \(expected at least one constituent\)"
+    ):
         jetgraph.read(path, on_bad="raise")
     with pytest.warns(jetgraph.schema.BadJetsWarning, match="1 with no particles"):
         assert len(jetgraph.read(path)) == 9

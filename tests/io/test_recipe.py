@@ -7,7 +7,11 @@ import jetgraph
 from jetgraph.errors import RecipeError
 from jetgraph.io.recipe import FORMATS, builtin_recipes, load_recipe, parse_recipe
 
-MINIMAL = {"format": "ntuple", "tree": "t", "fields": {"part.px": "a", "part.py": "b", "part.pz": "c", "part.energy": "d"}}
+MINIMAL = {
+    "format": "ntuple",
+    "tree": "t",
+    "fields": {"part.px": "a", "part.py": "b", "part.pz": "c", "part.energy": "d"},
+}
 
 
 def test_every_builtin_recipe_parses_and_names_a_reader():
@@ -58,14 +62,30 @@ def test_recipe_files_and_names(tmp_path):
         load_recipe(tmp_path / "broken.yaml")
     with pytest.raises(RecipeError, match=r"missing.yaml: recipe file not found"):
         load_recipe(tmp_path / "missing.yaml")
-    with pytest.raises(RecipeError, match=r"recipe 'jetclas' is not a built-in recipe or a .yaml file; did you mean 'jetclass'"):
+    with pytest.raises(
+        RecipeError, match=r"recipe 'jetclas' is not a built-in recipe or a .yaml file; did you mean 'jetclass'"
+    ):
         load_recipe("jetclas")
 
 
 def test_unknown_reader_option_rejected_when_read(jetclass_file, tmp_path):
     path = tmp_path / "opts.yaml"
-    path.write_text(yaml.safe_dump({"format": "ntuple", "tree": "tree", "fields": {
-        "part.px": "part_px", "part.py": "part_py", "part.pz": "part_pz", "part.energy": "part_energy"},
-        "options": {"pid_flag": {}}}))
-    with pytest.raises(RecipeError, match=r"opts.yaml: unknown option 'pid_flag' for format 'ntuple'; accepted: \['pid_flags'\]"):
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "format": "ntuple",
+                "tree": "tree",
+                "fields": {
+                    "part.px": "part_px",
+                    "part.py": "part_py",
+                    "part.pz": "part_pz",
+                    "part.energy": "part_energy",
+                },
+                "options": {"pid_flag": {}},
+            }
+        )
+    )
+    with pytest.raises(
+        RecipeError, match=r"opts.yaml: unknown option 'pid_flag' for format 'ntuple'; accepted: \['pid_flags'\]"
+    ):
         jetgraph.read(jetclass_file, recipe=path)
