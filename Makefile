@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench lint clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check jetgraph tests benchmarks
+	$(VENV)/bin/ruff format --check jetgraph tests benchmarks
 
 bench: $(STAMP)
 	$(PY) benchmarks/io.py
