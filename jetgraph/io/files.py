@@ -197,7 +197,8 @@ def contents(path: str) -> dict[str, Any]:
 
     ROOT: each TTree (``"tree"``, with its entry count), each branch (``"tree/branch"``, with its
     type) and each string (``TObjString``); HDF5: each group and dataset (with shape and dtype);
-    NPZ: each array. Recipes' ``detect`` lists are matched against these keys.
+    NPZ: each array. Recipes' ``detect`` lists are matched against these keys. Keys are full paths:
+    a member branch of a split collection, as Delphes writes them, is ``"Delphes/Jet/Jet.PT"``.
     """
     kind = file_kind(path)
     listing: dict[str, Any] = {}
