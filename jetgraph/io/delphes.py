@@ -80,9 +80,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from jetgraph.errors import FileFormatError, RecipeError, SchemaError, missing
+from jetgraph.errors import FileFormatError, RecipeError, missing
 from jetgraph.io.files import open_root, root_tree
-from jetgraph.io.recipe import Recipe
+from jetgraph.io.recipe import Recipe, class_labels
 from jetgraph.schema import JET_FIELDS, TRUTH_FIELDS, build, four_momentum
 
 OPTIONS = (
@@ -399,20 +399,6 @@ def _per_jet(
     return np.repeat(ak.to_numpy(values), kept_per_event)
 
 
-def _labels(plan: _Plan, recipe: Recipe, columns: list[np.ndarray], first: int) -> np.ndarray:
-    if recipe.label is not None and recipe.label.branch:
-        return columns[0].astype(np.int32)
-    hot = np.stack([c.astype(bool) for c in columns], axis=1)
-    per_jet = hot.sum(axis=1)
-    if (per_jet != 1).any():
-        i = int(np.argmax(per_jet != 1))
-        raise SchemaError(
-            f"{plan.source}: entry {first + i}: {int(per_jet[i])} of the one-hot label branches {list(plan.label)} "
-            f"are true; expected exactly one"
-        )
-    return np.argmax(hot, axis=1).astype(np.int32)
-
-
 def _particles(plan: _Plan, recipe: Recipe, data: ak.Array, n_events: int) -> dict[str, np.ndarray]:
     """Every energy-flow object of the chunk as flat arrays (with its event), collections one after another."""
     pieces: dict[str, list[np.ndarray]] = {k: [] for k in ("pt", "eta", "phi", "pid", "charge", "d0", "dz", "event")}
@@ -487,7 +473,7 @@ def _chunk(
     label = None
     if plan.label:
         columns = [_per_jet(plan, data, b, jet_counts, keep, kept_per_event, entry) for b in plan.label]
-        label = _labels(plan, recipe, columns, first)
+        label = class_labels(np.stack(columns, axis=1), not recipe.label.branch, plan.source, first, plan.label)
     return (
         build(
             part=particles,

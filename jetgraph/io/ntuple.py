@@ -18,9 +18,9 @@ from collections.abc import Iterator
 import awkward as ak
 import numpy as np
 
-from jetgraph.errors import RecipeError, SchemaError, missing
+from jetgraph.errors import RecipeError, missing
 from jetgraph.io.files import open_root, root_tree
-from jetgraph.io.recipe import Recipe
+from jetgraph.io.recipe import Recipe, class_labels
 from jetgraph.schema import PART_REQUIRED, build, four_momentum
 
 OPTIONS = ("pid_flags",)
@@ -92,17 +92,9 @@ def _labels(recipe: Recipe, data: ak.Array, source: str, first: int) -> np.ndarr
     label = recipe.label
     if label is None:
         return None
-    if label.branch:
-        return ak.to_numpy(data[label.branch]).astype(np.int32)
-    hot = np.stack([ak.to_numpy(data[b]).astype(bool) for b in label.one_hot], axis=1)
-    per_jet = hot.sum(axis=1)
-    if (per_jet != 1).any():
-        i = int(np.argmax(per_jet != 1))
-        raise SchemaError(
-            f"{source}: entry {first + i}: {int(per_jet[i])} of the one-hot label branches "
-            f"{list(label.one_hot)} are true; expected exactly one"
-        )
-    return np.argmax(hot, axis=1).astype(np.int32)
+    branches = [label.branch] if label.branch else list(label.one_hot)
+    columns = np.stack([ak.to_numpy(data[b]) for b in branches], axis=1)
+    return class_labels(columns, not label.branch, source, first, branches)
 
 
 def _record(recipe: Recipe, data: ak.Array, name: str) -> dict[str, ak.Array] | None:

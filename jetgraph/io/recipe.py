@@ -26,14 +26,16 @@ The built-in recipes live in ``jetgraph/data_recipes/`` and are found by name.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from jetgraph.errors import RecipeError, suggest
+from jetgraph.errors import RecipeError, SchemaError, suggest
 from jetgraph.schema import CELL_FIELDS, PART_OPTIONAL, PART_REQUIRED, TRACK_FIELDS, TRUTH_FIELDS
 
 FORMATS = ("ntuple", "delphes", "toptagging", "energyflow", "jetnet", "jetimage", "jetgraph")
@@ -100,6 +102,28 @@ class Recipe:
         if self.label is None:
             return []
         return list(self.label.names or self.label.one_hot)
+
+
+def class_labels(columns: np.ndarray, one_hot: bool, source: str, first: int, names: Sequence[str]) -> np.ndarray:
+    """Integer classes from a label branch (one column) or from one-hot branches (one column each).
+
+    One-hot columns may be float, bool or int (JetClass mixes them); exactly one must be non-zero per
+    jet, else :class:`SchemaError` names the entry and the branches.
+
+    Shapes:
+        columns: (N, K) (K = 1 for a label branch); returns (N,) int32.
+    """
+    if not one_hot:
+        return columns[:, 0].astype(np.int32)
+    hot = columns != 0
+    per_jet = hot.sum(axis=1)
+    if (per_jet != 1).any():
+        i = int(np.argmax(per_jet != 1))
+        raise SchemaError(
+            f"{source}: entry {first + i}: {int(per_jet[i])} of the one-hot labels {list(names)} "
+            f"are true; expected exactly one"
+        )
+    return np.argmax(hot, axis=1).astype(np.int32)
 
 
 def _fail(source: str, message: str) -> RecipeError:

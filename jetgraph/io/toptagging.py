@@ -46,10 +46,10 @@ import awkward as ak
 import h5py
 import numpy as np
 
-from jetgraph.errors import FileFormatError, RecipeError, SchemaError, missing
+from jetgraph.errors import FileFormatError, RecipeError, missing
 from jetgraph.io.files import open_hdf5
 from jetgraph.io.padded import unpad
-from jetgraph.io.recipe import Recipe
+from jetgraph.io.recipe import Recipe, class_labels
 from jetgraph.schema import PART_OPTIONAL, PART_REQUIRED, build, kinematics
 
 OPTIONS = ("truth_p4",)
@@ -242,20 +242,6 @@ def _plan(recipe: Recipe, frame: _Frame) -> _Plan:
     )
 
 
-def _labels(plan: _Plan, recipe: Recipe, values: np.ndarray, source: str, first: int) -> np.ndarray:
-    if recipe.label is not None and recipe.label.branch:
-        return values[:, 0].astype(np.int32)
-    hot = values != 0
-    per_jet = hot.sum(axis=1)
-    if (per_jet != 1).any():
-        i = int(np.argmax(per_jet != 1))
-        raise SchemaError(
-            f"{source}: entry {first + i}: {int(per_jet[i])} of the one-hot label columns {plan.label} are "
-            f"true; expected exactly one"
-        )
-    return np.argmax(hot, axis=1).astype(np.int32)
-
-
 def _chunk(plan: _Plan, recipe: Recipe, data: dict[str, np.ndarray], source: str, first: int) -> ak.Array:
     mask = data["part.energy"] > 0
     order = [f for f in (*PART_REQUIRED, *PART_OPTIONAL) if f in plan.part]
@@ -268,7 +254,7 @@ def _chunk(plan: _Plan, recipe: Recipe, data: dict[str, np.ndarray], source: str
         part=part,
         jet=jet or None,
         truth=truth or None,
-        label=_labels(plan, recipe, data["label"], source, first) if plan.label else None,
+        label=class_labels(data["label"], not recipe.label.branch, source, first, plan.label) if plan.label else None,
         label_names=recipe.label_names,
         source=source,
     )

@@ -105,7 +105,7 @@ def test_one_hot_label_without_a_true_branch_raises(tmp_path):
         )
         handle["tree"].extend(branches)
     with pytest.raises(
-        SchemaError, match=r"nolabel.root:tree: entry 0: 0 of the one-hot label branches .* expected exactly one"
+        SchemaError, match=r"nolabel.root:tree: entry 0: 0 of the one-hot labels .* expected exactly one"
     ):
         jetgraph.read(path)
 

@@ -242,7 +242,10 @@ def test_one_hot_label_columns(tmp_path):
     assert jets.attrs["label_names"] == ["qcd", "top"]
     frame["is_top"] = 1.0
     frame.to_hdf(path, key="table", format="fixed")
-    with pytest.raises(jetgraph.SchemaError, match=r"onehot.h5:table: entry \d+: 2 of the one-hot label columns"):
+    with pytest.raises(
+        jetgraph.SchemaError,
+        match=r"onehot.h5:table: entry \d+: 2 of the one-hot labels \[.is_qcd., .is_top.\] are true",
+    ):
         jetgraph.read(path, recipe=data)
 
 
