@@ -187,16 +187,18 @@ def conform(jets: ak.Array, source: str = "<memory>") -> ak.Array:
     return ak.Array(ak.zip(out, depth_limit=1), attrs=jets.attrs)
 
 
-def _float_leaves(jets: ak.Array, prefix: str = "") -> list[tuple[str, ak.Array]]:
-    """Every floating-point leaf as (dotted name, array)."""
+def _float_leaves(jets: ak.Array, prefix: str = "") -> list[tuple[str, ak.Array, np.ndarray]]:
+    """Every floating-point leaf as (dotted name, array, its flat buffer)."""
     leaves = []
     for name in ak.fields(jets):
         value = jets[name]
         dotted = f"{prefix}{name}"
         if ak.fields(value):
             leaves.extend(_float_leaves(value, dotted + "."))
-        elif np.issubdtype(ak.to_numpy(ak.ravel(value[:0])).dtype, np.floating):
-            leaves.append((dotted, value))
+        else:
+            flat = ak.to_numpy(ak.ravel(value))
+            if np.issubdtype(flat.dtype, np.floating):
+                leaves.append((dotted, value, flat))
     return leaves
 
 
@@ -207,26 +209,31 @@ def _any_per_jet(mask: ak.Array) -> np.ndarray:
     return ak.to_numpy(mask)
 
 
+def _constituents_per_jet(jets: ak.Array) -> np.ndarray:
+    """Particles plus cells (over all replicas) of each jet."""
+    total = np.zeros(len(jets), dtype=np.int64)
+    for record in ("part", "cells"):
+        if record in ak.fields(jets):
+            counts = ak.num(jets[record], axis=-1)
+            while counts.ndim > 1:
+                counts = ak.sum(counts, axis=-1)
+            total += ak.to_numpy(counts)
+    return total
+
+
 def problems(jets: ak.Array) -> list[tuple[str, np.ndarray]]:
-    """Per-jet masks of schema violations, as ``(description, bad_mask)`` pairs, only those that occur."""
+    """Per-jet masks of schema violations, as ``(description, bad_mask)`` pairs, only those that occur.
+
+    Each check looks at the flat buffer first and builds a per-jet mask only when something is wrong.
+    """
     found: list[tuple[str, np.ndarray]] = []
-    # each check looks at the flat buffer first and builds per-jet masks only when something is wrong
-    for name, value in _float_leaves(jets):
-        if not np.isfinite(ak.to_numpy(ak.ravel(value))).all():
+    for name, value, flat in _float_leaves(jets):
+        if not np.isfinite(flat).all():
             found.append((f"NaN/Inf in '{name}' (expected finite numbers)", _any_per_jet(~np.isfinite(value))))
     for record in ("part", "cells"):
         if record in ak.fields(jets) and (ak.to_numpy(ak.ravel(jets[record].energy)) < 0).any():
             found.append((f"negative '{record}.energy' (expected >= 0 GeV)", _any_per_jet(jets[record].energy < 0)))
-    n_part = ak.to_numpy(ak.num(jets.part, axis=1)) if "part" in ak.fields(jets) else 0
-    n_cells = 0
-    if "cells" in ak.fields(jets):
-        n_cells = (
-            ak.to_numpy(ak.num(ak.flatten(jets.cells, axis=-1), axis=1))
-            if jets.cells.ndim == 3
-            else (ak.to_numpy(ak.num(jets.cells, axis=1)))
-        )
-    empty = (np.asarray(n_part) + np.asarray(n_cells)) == 0
-    empty = np.broadcast_to(empty, (len(jets),))
+    empty = _constituents_per_jet(jets) == 0
     if empty.any():
         found.append(("no particles (expected at least one constituent)", empty))
     return found

@@ -126,3 +126,18 @@ def test_conform_rejects_unknown_top_level_field():
     jets = ak.with_field(_jets(), np.ones(3), "weight")
     with pytest.raises(SchemaError, match=r"'weight' is not a field of the canonical jet"):
         conform(jets, source="out.h5")
+
+
+def test_detector_jet_without_any_cell_is_empty():
+    cells = {
+        "eta": [[[0.0], []], [[], []]],
+        "phi": [[[0.0], []], [[], []]],
+        "energy": [[[1.0], []], [[], []]],
+        "layer": [[[0], []], [[], []]],
+    }
+    jets = build(
+        cells=cells,
+        jet={"pt": [1.0, 1.0], "eta": [0.0, 0.0], "phi": [0.0, 0.0], "energy": [1.0, 1.0], "mass": [0.0, 0.0]},
+    )
+    with pytest.raises(SchemaError, match=r"entry 1: no particles"):
+        validate(jets, on_bad="raise")
