@@ -15,6 +15,8 @@ import numpy as np
 import uproot
 from tqdm.auto import tqdm
 
+from jetgraph.io.native import ttree_types
+
 JETCLASS_LABELS = ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl")
 _LABEL_DTYPES = (np.float32, np.bool_, np.int32)  # JetClass mixes these; so do we
 
@@ -113,8 +115,7 @@ def write_jetclass(
         for start in range(0, n_jets, chunk_size):
             branches = jetclass_branches(min(chunk_size, n_jets - start), seed + start)
             if start == 0:
-                types = {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
-                handle.mktree("tree", types)
+                handle.mktree("tree", ttree_types(branches))
             handle["tree"].extend(branches)
             bar.update(min(chunk_size, n_jets - start))
     os.replace(partial, path)

@@ -81,8 +81,17 @@ def _root_branches(jets: ak.Array) -> dict[str, Any]:
     return branches
 
 
-def _root_types(branches: dict[str, Any]) -> dict[str, Any]:
+def ttree_types(branches: dict[str, Any]) -> dict[str, Any]:
+    """The ``mktree`` type of each branch: the awkward type of a jagged/record array, else the dtype."""
     return {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
+
+
+def write_ttree(path: str | os.PathLike, name: str, branches: dict[str, Any], **mktree_options: Any) -> Path:
+    """Write ``branches`` as one TTree (``mktree``, not an RNTuple) in a new ROOT file; returns the path."""
+    with uproot.recreate(path) as handle:
+        handle.mktree(name, ttree_types(branches), **mktree_options)
+        handle[name].extend(branches)
+    return Path(path)
 
 
 def _from_root(data: ak.Array) -> dict[str, ak.Array]:
@@ -212,7 +221,7 @@ class JetWriter:
         if self.kind == "root":
             branches = _root_branches(jets)
             if self.jets_written == 0:
-                self._handle.mktree(TREE, _root_types(branches))
+                self._handle.mktree(TREE, ttree_types(branches))
             self._handle[TREE].extend(branches)
         else:
             form, length, buffers = ak.to_buffers(ak.to_packed(jets))

@@ -14,6 +14,7 @@ import uproot
 import jetgraph
 from jetgraph.errors import FileFormatError, MissingFieldError, RecipeError, SchemaError
 from jetgraph.io import delphes
+from jetgraph.io.native import write_ttree
 from jetgraph.io.recipe import builtin_recipes
 from jetgraph.schema import BadJetsWarning
 
@@ -40,15 +41,13 @@ def write_delphes(path: Path, events: list[dict], leaves: dict = LEAVES, extra: 
     """A TTree 'Delphes' with a split collection per key of ``leaves``: branches Jet.PT..., counters Jet_size."""
     arrays: dict = {name: _collection([e.get(name, []) for e in events], spec) for name, spec in leaves.items()}
     arrays.update(extra or {})
-    with uproot.recreate(path) as handle:
-        handle.mktree(
-            "Delphes",
-            {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in arrays.items()},
-            field_name=lambda outer, inner: f"{outer}.{inner}",
-            counter_name=lambda counted: f"{counted}_size",
-        )
-        handle["Delphes"].extend(arrays)
-    return path
+    return write_ttree(
+        path,
+        "Delphes",
+        arrays,
+        field_name=lambda outer, inner: f"{outer}.{inner}",
+        counter_name=lambda counted: f"{counted}_size",
+    )
 
 
 def _obj(pt: float, eta: float, phi: float, key: str = "PT", **more) -> dict:

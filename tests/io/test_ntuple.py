@@ -14,6 +14,7 @@ import yaml
 import jetgraph
 from jetgraph.errors import MissingFieldError, RecipeError, SchemaError
 from jetgraph.io.examples import JETCLASS_LABELS
+from jetgraph.io.native import write_ttree
 
 
 def test_jetclass_values_round_trip(jetclass_file, jetclass_raw, caplog):
@@ -76,11 +77,7 @@ def test_missing_branch_suggests_closest(tmp_path):
     path = tmp_path / "renamed.root"
     branches = jetgraph.io.examples.jetclass_branches(20)
     branches["jet_sdmas"] = branches.pop("jet_sdmass")  # a typo in somebody's ntuple
-    with uproot.recreate(path) as handle:
-        handle.mktree(
-            "tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
-        )
-        handle["tree"].extend(branches)
+    write_ttree(path, "tree", branches)
     with pytest.raises(MissingFieldError, match=r"renamed.root:tree: no branch 'jet_sdmass'; did you mean 'jet_sdmas'"):
         jetgraph.read(path, recipe="jetclass")
 
@@ -99,11 +96,7 @@ def test_one_hot_label_without_a_true_branch_raises(tmp_path):
     branches = jetgraph.io.examples.jetclass_branches(10)
     for name in JETCLASS_LABELS:
         branches[f"label_{name}"] = np.zeros_like(branches[f"label_{name}"])
-    with uproot.recreate(path) as handle:
-        handle.mktree(
-            "tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
-        )
-        handle["tree"].extend(branches)
+    write_ttree(path, "tree", branches)
     with pytest.raises(
         SchemaError, match=r"nolabel.root:tree: entry 0: 0 of the one-hot labels .* expected exactly one"
     ):
@@ -123,9 +116,7 @@ def _write_custom_ntuple(path: Path, n: int = 40) -> dict:
         "isSignal": rng.integers(0, 2, n).astype(np.int32),
         "Jet_pt": ak.to_numpy(ak.sum(pt, axis=1)),
     }
-    with uproot.recreate(path) as handle:
-        handle.mktree("Events", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()})
-        handle["Events"].extend(data)
+    write_ttree(path, "Events", data)
     return data
 
 
@@ -172,15 +163,6 @@ def test_user_recipe_without_usable_particle_fields(tmp_path):
         jetgraph.read(tmp_path / "custom.root", recipe=recipe)
 
 
-def _write_branches(path: Path, branches: dict) -> Path:
-    with uproot.recreate(path) as handle:
-        handle.mktree(
-            "tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()}
-        )
-        handle["tree"].extend(branches)
-    return path
-
-
 def _spoil_particle(branches: dict, jet: int, field: str, value: float) -> dict:
     part = branches["part"]
     flat = ak.to_numpy(ak.flatten(part[field])).copy()
@@ -198,9 +180,8 @@ def _spoil_particle(branches: dict, jet: int, field: str, value: float) -> dict:
     ],
 )
 def test_bad_values_in_a_file_dropped_or_raised(tmp_path, field, value, message):
-    path = _write_branches(
-        tmp_path / "bad.root", _spoil_particle(jetgraph.io.examples.jetclass_branches(30), 7, field, value)
-    )
+    branches = _spoil_particle(jetgraph.io.examples.jetclass_branches(30), 7, field, value)
+    path = write_ttree(tmp_path / "bad.root", "tree", branches)
     with pytest.warns(
         jetgraph.schema.BadJetsWarning,
         match=rf"bad.root:tree: dropped 1 of 30 jets: 1 with {message}[^;]*, first at entry 7",
@@ -214,7 +195,7 @@ def test_bad_values_in_a_file_dropped_or_raised(tmp_path, field, value, message)
 def test_jagged_lengths_disagree_in_a_file(tmp_path):
     branches = jetgraph.io.examples.jetclass_branches(10)
     branches["jet_nparticles"] = branches["jet_nparticles"] + np.float32(1)  # claims one particle more
-    path = _write_branches(tmp_path / "counts.root", branches)
+    path = write_ttree(tmp_path / "counts.root", "tree", branches)
     with pytest.raises(
         SchemaError, match=r"counts.root:tree: entry 0: 'jet.nparticles' is \d+ but the jet has \d+ particles"
     ):
@@ -229,7 +210,7 @@ def test_empty_jets_in_a_file(tmp_path):
     counts[4] = 0
     branches["part"] = ak.unflatten(ak.flatten(branches["part"])[keep], counts)
     branches["jet_nparticles"] = counts.astype(np.float32)
-    path = _write_branches(tmp_path / "empty.root", branches)
+    path = write_ttree(tmp_path / "empty.root", "tree", branches)
     with pytest.raises(
         SchemaError, match=r"empty.root:tree: entry 4: no particles \(expected at least one constituent\)"
     ):
