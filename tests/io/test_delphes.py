@@ -9,7 +9,6 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pytest
-import uproot
 
 import jetgraph
 from jetgraph.errors import FileFormatError, MissingFieldError, RecipeError, SchemaError
@@ -288,10 +287,7 @@ def test_missing_branch_suggests_closest(tmp_path):
 
 
 def test_non_delphes_root_file_names_the_tree(tmp_path):
-    path = tmp_path / "flat.root"
-    with uproot.recreate(path) as handle:
-        handle.mktree("tree", {"jet_pt": np.float32})
-        handle["tree"].extend({"jet_pt": np.ones(3, np.float32)})
+    path = write_ttree(tmp_path / "flat.root", "tree", {"jet_pt": np.ones(3, np.float32)})
     with pytest.raises(MissingFieldError, match=r"flat.root: no TTree 'Delphes'; it has 'tree'"):
         jetgraph.read(path, recipe="delphes")
     with pytest.raises(MissingFieldError, match=r"no TTree 'Delphes'"):

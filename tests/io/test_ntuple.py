@@ -83,10 +83,7 @@ def test_missing_branch_suggests_closest(tmp_path):
 
 
 def test_missing_tree_suggests_closest(tmp_path):
-    path = tmp_path / "t.root"
-    with uproot.recreate(path) as handle:
-        handle.mktree("tree2", {"x": np.float32})
-        handle["tree2"].extend({"x": np.ones(3, np.float32)})
+    path = write_ttree(tmp_path / "t.root", "tree2", {"x": np.ones(3, np.float32)})
     with pytest.raises(MissingFieldError, match=r"t.root: no TTree 'tree'; did you mean 'tree2'"):
         jetgraph.read(path, recipe="jetclass")
 
