@@ -25,6 +25,7 @@ The built-in recipes live in ``jetgraph/data_recipes/`` and are found by name.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -215,16 +216,21 @@ def parse_recipe(data: Any, source: str = "<memory>", name: str | None = None) -
     )
 
 
-def builtin_recipes() -> dict[str, Recipe]:
-    """The recipes shipped in ``jetgraph/data_recipes``, by name, for formats jetgraph reads."""
-    recipes = {}
+@functools.cache
+def _parsed_builtins() -> tuple[Recipe, ...]:
+    """The shipped recipe files, parsed once per process (detection asks for them per input file)."""
+    recipes = []
     for entry in sorted(resources.files("jetgraph.data_recipes").iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".yaml"):
             data = yaml.safe_load(entry.read_text())
             if isinstance(data, dict) and data.get("format") in FORMATS:  # sample recipes are not formats
-                recipe = parse_recipe(data, source=f"data_recipes/{entry.name}", name=entry.name[:-5])
-                recipes[recipe.name] = recipe
-    return recipes
+                recipes.append(parse_recipe(data, source=f"data_recipes/{entry.name}", name=entry.name[:-5]))
+    return tuple(recipes)
+
+
+def builtin_recipes() -> dict[str, Recipe]:
+    """The recipes shipped in ``jetgraph/data_recipes``, by name, for formats jetgraph reads."""
+    return {recipe.name: recipe for recipe in _parsed_builtins()}
 
 
 def load_recipe(recipe: str | Path | Recipe | dict) -> Recipe:
