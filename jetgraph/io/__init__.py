@@ -114,7 +114,8 @@ def iterate(
 def read(paths: Paths, recipe: RecipeLike = None, *, on_bad: OnBad = "drop", entry_stop: int | None = None) -> ak.Array:
     """Read whole files into one array of canonical jets (see :func:`iterate` for the arguments).
 
-    ``entry_stop`` stops after that many jets in all, reading no further than needed.
+    ``entry_stop`` stops after that many jets in all, reading no further than needed. The result's
+    ``attrs`` keep ``source`` and ``recipe`` only when every jet shares them.
     """
     chunks = []
     total = 0
@@ -129,7 +130,9 @@ def read(paths: Paths, recipe: RecipeLike = None, *, on_bad: OnBad = "drop", ent
     if not chunks:
         raise FileFormatError(f"{paths}: no valid jets in the input")
     attrs = dict(chunks[0].attrs)
-    attrs.pop("source", None)
+    for key in ("source", "recipe"):  # kept only where every chunk agrees (one file, one recipe)
+        if len({c.attrs.get(key) for c in chunks}) > 1:
+            attrs.pop(key)
     return ak.Array(ak.concatenate(chunks), attrs=attrs) if len(chunks) > 1 else chunks[0]
 
 

@@ -69,6 +69,8 @@ def test_globs_and_lists_of_files(tmp_path, jetclass_file):
     by_glob = jetgraph.read(str(tmp_path / "*.root"))
     by_list = jetgraph.read([jetclass_file, other])
     assert len(by_glob) == len(by_list) == 350
+    assert "source" not in by_list.attrs and by_list.attrs["recipe"] == "jetclass"
+    assert jetgraph.read(other).attrs["source"] == str(other)
     with pytest.raises(jetgraph.FileFormatError, match=r"nope\*.root: no file matches this pattern"):
         jetgraph.read(str(tmp_path / "nope*.root"))
 
