@@ -194,7 +194,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--jets", type=int, default=None, help="jets in the speed file (default 100000; 20000 with --quick)")
     add("--scale", type=int, default=None, help="memory file size in units of --jets (default 10; 5 with --quick)")
     add("--step-size", type=int, default=None, help="jets per chunk, every reader (default 50000; 5000 with --quick)")
-    add("--repeats", type=int, default=3, help="timed passes per reader, the best counts (default 3)")
+    add("--repeats", type=int, default=7, help="timed passes per reader, the best counts (default 7)")
     add("--workdir", type=Path, default=None, help="where files are written and reused (default: a temporary dir)")
     add("--quick", action="store_true", help="a smoke check in well under a minute")
     add("--_memory-child", nargs=3, metavar=("READER", "PATH", "STEP"), help=argparse.SUPPRESS)

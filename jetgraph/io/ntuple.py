@@ -81,10 +81,10 @@ def _pid_from_flags(data: ak.Array, flags: dict[str, int], charge: ak.Array | No
     pid = np.zeros(int(ak.sum(counts)), dtype=np.int32)
     for branch, code in flags.items():
         pid += (ak.to_numpy(ak.flatten(data[branch])) != 0).astype(np.int32) * np.int32(code)
-    if charge is not None:
-        q = ak.to_numpy(ak.flatten(charge))
-        sign = np.where(q == 0, 1, np.sign(q)).astype(np.int32)
-        pid *= np.where(np.isin(pid, _LEPTONS), -sign, sign)
+    if charge is not None:  # hadrons take the sign of their charge, leptons the opposite one
+        negative = ak.to_numpy(ak.flatten(charge)) < 0
+        lepton = (pid == _LEPTONS[0]) | (pid == _LEPTONS[1])
+        pid = np.where(negative ^ lepton, -pid, pid)
     return ak.unflatten(pid, counts)
 
 
