@@ -16,9 +16,12 @@ and renames when the last chunk is in, so a killed job never leaves a file that 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -27,6 +30,8 @@ import awkward as ak
 import h5py
 import numpy as np
 import uproot
+import uproot.writing._cascade
+import uproot.writing._cascadetree
 
 from jetgraph.errors import FileFormatError, SchemaError
 from jetgraph.io.files import file_kind, hdf5_contents, open_hdf5, open_root, root_tree
@@ -38,6 +43,9 @@ FORMAT_VERSION = 1
 TREE = "tree"
 _REPLICA_SUFFIX = "_replica_size"
 _CHUNK_GROUP = "chunk_{:06d}"
+PINNED_TIME = datetime.datetime(1995, 1, 1)
+"""The TDatime written into reproducible ROOT files: the origin of ROOT's date encoding."""
+_UUID_NAMESPACE = uuid.UUID("7c1f1f47-2a0e-4d5c-9b8e-6a3f4e2d1c00")
 
 
 def _metadata(label_names: list[str] | None) -> str:
@@ -179,6 +187,31 @@ def count(path: str, recipe: Recipe) -> int:
 # --- writing ---------------------------------------------------------------------------------
 
 
+class _PinnedClock(datetime.datetime):
+    @classmethod
+    def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:
+        return PINNED_TIME
+
+
+@contextmanager
+def _pinned_root_clock() -> Iterator[None]:
+    """Make uproot stamp every TKey with :data:`PINNED_TIME` instead of the wall clock.
+
+    uproot calls ``datetime.datetime.now()`` in its writing modules and offers no option for it;
+    swapping the ``datetime`` they see (and restoring it) is the one way to write the same bytes twice.
+    """
+    modules = (uproot.writing._cascade, uproot.writing._cascadetree)
+    saved = [module.datetime for module in modules]
+    shim = type("datetime_module", (), {"datetime": _PinnedClock})
+    try:
+        for module in modules:
+            module.datetime = shim
+        yield
+    finally:
+        for module, original in zip(modules, saved, strict=True):
+            module.datetime = original
+
+
 class JetWriter:
     """Append canonical jets chunk by chunk to a jetgraph file, made visible only when complete.
 
@@ -190,9 +223,18 @@ class JetWriter:
 
     The file is written as ``jets.root.partial`` and renamed on a clean exit; on an exception the
     partial file is removed.
+
+    With ``reproducible="some key"`` the same chunks give a byte-identical file: a ROOT file gets a
+    UUID derived from the key and the timestamp :data:`PINNED_TIME` (HDF5 files hold no timestamps).
     """
 
-    def __init__(self, path: str | os.PathLike, label_names: list[str] | None = None, compression: str = "lz4") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        label_names: list[str] | None = None,
+        compression: str = "lz4",
+        reproducible: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.kind = {".root": "root", ".h5": "hdf5", ".hdf5": "hdf5"}.get(self.path.suffix.lower())
         if self.kind is None:
@@ -203,12 +245,26 @@ class JetWriter:
         self.jets_written = 0
         self._handle: Any = None
         self._form: str | None = None
+        self.reproducible = reproducible
+
+    @contextmanager
+    def _clock(self) -> Iterator[None]:
+        if self.reproducible is not None and self.kind == "root":
+            with _pinned_root_clock():
+                yield
+        else:
+            yield
 
     def __enter__(self) -> JetWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.kind == "root":
             codec = {"lz4": uproot.LZ4(1), "zlib": uproot.ZLIB(1), "none": None}[self.compression]
-            self._handle = uproot.recreate(self.partial, compression=codec)
+            options: dict[str, Any] = {"compression": codec}
+            if self.reproducible is not None:
+                file_uuid = uuid.uuid5(_UUID_NAMESPACE, self.reproducible)
+                options["uuid_function"] = lambda: file_uuid
+            with self._clock():
+                self._handle = uproot.recreate(self.partial, **options)
         else:
             self._handle = h5py.File(self.partial, "w")
         return self
@@ -220,9 +276,10 @@ class JetWriter:
         jets = conform(jets, source=str(self.path))
         if self.kind == "root":
             branches = _root_branches(jets)
-            if self.jets_written == 0:
-                self._handle.mktree(TREE, ttree_types(branches))
-            self._handle[TREE].extend(branches)
+            with self._clock():
+                if self.jets_written == 0:
+                    self._handle.mktree(TREE, ttree_types(branches))
+                self._handle[TREE].extend(branches)
         else:
             form, length, buffers = ak.to_buffers(ak.to_packed(jets))
             form_json = form.to_json()
@@ -244,11 +301,13 @@ class JetWriter:
         try:
             if kind is None:
                 if self.kind == "root":
-                    self._handle[FORMAT_KEY] = _metadata(self.label_names)
+                    with self._clock():
+                        self._handle[FORMAT_KEY] = _metadata(self.label_names)
                 else:
                     self._handle.create_dataset(FORMAT_KEY, data=_metadata(self.label_names))
         finally:
-            self._handle.close()
+            with self._clock():
+                self._handle.close()
         if kind is None:
             os.replace(self.partial, self.path)
         else:

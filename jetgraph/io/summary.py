@@ -110,6 +110,9 @@ def summarize(
         values, counts = np.unique(np.concatenate(labels), return_counts=True)
         name = lambda v: label_names[v] if 0 <= v < len(label_names) else str(v)  # noqa: E731
         summary["labels"] = {name(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
+        if len(labels) == len(multiplicity):  # every chunk had labels: mean multiplicity per class
+            per_jet, classes = np.concatenate(multiplicity), np.concatenate(labels)
+            summary["multiplicity_by_label"] = {name(int(v)): float(per_jet[classes == v].mean()) for v in values}
     return summary
 
 
@@ -136,6 +139,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             "particles",
             f"per jet: min {m['min']:.0f}, mean {m['mean']:.1f}, median {m['median']:.0f}, max {m['max']:.0f}",
         )
+    if summary.get("multiplicity_by_label"):
+        means = summary["multiplicity_by_label"].items()
+        row("", "mean per class: " + ", ".join(f"{k} {v:.1f}" for k, v in means))
     if summary["jet_pt"]:
         p = summary["jet_pt"]
         row("jet pT", f"min {p['min']:.1f}, mean {p['mean']:.1f}, max {p['max']:.1f} GeV")

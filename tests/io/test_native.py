@@ -103,3 +103,24 @@ def test_unsupported_metadata_version(tmp_path):
         handle["jetgraph_format"] = '{"version": 99, "label_names": []}'
     with pytest.raises(FileFormatError, match=r"jets.h5: 'jetgraph_format' version 99; this jetgraph reads version 1"):
         jetgraph.read(path)
+
+
+@pytest.mark.parametrize("suffix", [".root", ".h5"])
+def test_reproducible_writes_are_byte_identical(tmp_path, suffix):
+    jets = _detector_jets(20, replicas=2)
+    paths = []
+    for name in ("a", "b"):
+        with JetWriter(tmp_path / name / f"jets{suffix}", reproducible="run-1") as out:
+            out.write(jets[:10])
+            out.write(jets[10:])
+        paths.append(out.path)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert ak.array_equal(jetgraph.read(paths[0]), conform(jets))
+
+
+def test_plain_root_writes_carry_their_own_uuid_and_time(tmp_path):
+    jets = _detector_jets(5, replicas=1)
+    first = jetgraph.write(jets, tmp_path / "a.root").read_bytes()
+    second = jetgraph.write(jets, tmp_path / "b.root").read_bytes()
+    assert first != second  # the pinned clock and UUID are only used when asked for
+    assert uproot.writing._cascade.datetime.datetime.now().year > 2000  # and the clock is restored
