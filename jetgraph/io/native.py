@@ -121,8 +121,10 @@ def _from_root(data: ak.Array) -> dict[str, ak.Array]:
             label = data[branch]
     for record, fields in sorted(records.items(), key=lambda item: RECORDS.index(item[0])):
         zipped = ak.zip(fields)
-        if record in replica:
-            zipped = ak.unflatten(zipped, ak.flatten(replica[record]), axis=1)
+        if record in replica:  # jets * items -> jets * replica * items; empty replicas stay with their jet
+            sizes = replica[record]
+            by_replica = ak.unflatten(ak.flatten(zipped), ak.flatten(sizes))
+            zipped = ak.unflatten(by_replica, ak.num(sizes))
         out[record] = zipped
     if label is not None:
         out["label"] = label
