@@ -19,7 +19,8 @@ Two ways to read a file:
   detector-level ``cells`` (``eta, phi, energy, layer``), one per non-zero pixel and channel:
   ``eta``/``phi`` are the pixel centres relative to the jet axis, ``(i - (H - 1) / 2) * pixel_size``
   for row ``i`` and ``(j - (W - 1) / 2) * pixel_size`` for column ``j`` (the grid is centred on 0;
-  ``pixel_size`` defaults to 0.0174 rad, the CMS ECAL crystal width), ``energy`` is the pixel value in
+  ``pixel_size`` is the file's own when it records one, see below, else the recipe's, by default
+  0.0174 rad, the CMS ECAL crystal width), ``energy`` is the pixel value in
   GeV (for ``Tracks`` that is summed track pT) and ``layer`` the channel index. Cells come in pixel
   order: row, then column, then channel. ``jet.pt`` and ``jet.mass`` come from ``pt`` and ``m0``;
   ``jet.eta = jet.phi = 0`` (the images are centred on the axis); ``jet.nparticles`` counts the
@@ -46,6 +47,19 @@ Names come from the recipe (``data_recipes/jetimage.yaml``)::
 
 Energies (pixel values, ``pt``, ``m0``) are multiplied by the recipe's ``units.energy`` scale, in
 both ways of reading.
+
+A file may record its own grid and classes as HDF5 attributes (of the image dataset, else of the file
+root), as :mod:`jetgraph.generate.images` writes them: ``pixel_size`` (radians) and ``label_names``
+(a list of strings, possibly empty). The file knows its grid, so what it records is used:
+
+- with the built-in ``jetimage`` recipe, the file's ``pixel_size`` and ``label_names`` replace the
+  recipe's (0.0174 and ``[gluon, quark]``, the values for the CMS files, which record neither);
+- with any other recipe (a YAML file or a mapping), ``options.pixel_size`` and ``label.names`` that
+  it leaves out are taken from the file, and ones that it gives must agree with the file
+  (:class:`RecipeError` naming both values otherwise: the reader cannot tell which is right).
+
+A file that records ``label_names: []`` (no classes, ``y = -1``) reads with no label names, not the
+recipe's. Without the attributes, the recipe's values are used as before.
 """
 
 from __future__ import annotations
@@ -71,6 +85,8 @@ DEFAULT_PIXEL_SIZE = 0.0174
 """Radians: the CMS ECAL barrel crystal width in eta and phi, the pixel of the end-to-end images."""
 DEFAULT_ENERGY_CHANNELS = ("ECAL", "HCAL")
 RECIPE = "jetimage"
+BUILTIN_SOURCE = f"data_recipes/{RECIPE}.yaml"
+"""``Recipe.source`` of the built-in recipe, whose grid and class names yield to the file's attributes."""
 BLOCK_BYTES = 64 * 2**20
 """Image data read at once when turning pixels into cells."""
 _NOT_FROM_FILE = ("eta", "phi", "nparticles")
@@ -117,6 +133,9 @@ class _Plan:
     rows: int
     height: int
     width: int
+    label_names: tuple[str, ...] = ()
+    names_recorded: bool = False
+    """the file records its label names (even none), so they are not replaced by a recipe's."""
 
 
 def _options(recipe: Recipe) -> tuple[str, tuple[str, ...], float, tuple[int, ...] | None]:
@@ -201,7 +220,57 @@ def _plan(handle: h5py.File, path: str, recipe: Recipe) -> _Plan:
         _per_jet(handle, path, column, rows, f"jet.{name}")
     if label is not None:
         _per_jet(handle, path, label, rows, "label")
-    return _Plan(images, channels, pixel_size, energy, jet, label, rows, shape[1], shape[2])
+    pixel_size, names, recorded = _recorded(handle, dataset, path, recipe, pixel_size, label is not None)
+    return _Plan(images, channels, pixel_size, energy, jet, label, rows, shape[1], shape[2], names, recorded)
+
+
+def _attribute(handle: h5py.File, dataset: h5py.Dataset, name: str) -> object | None:
+    """An attribute of the image dataset, else of the file root, else None."""
+    for obj in (dataset, handle):
+        if name in obj.attrs:
+            return obj.attrs[name]
+    return None
+
+
+def _recorded(
+    handle: h5py.File, dataset: h5py.Dataset, path: str, recipe: Recipe, pixel_size: float, labelled: bool
+) -> tuple[float, tuple[str, ...], bool]:
+    """The pixel size and label names to use: the file's attributes where it has them (see the module).
+
+    Raises:
+        FileFormatError: an attribute that is not a positive number / a list of strings.
+        RecipeError: a recipe other than the built-in one gives a value that differs from the file's.
+    """
+    builtin = recipe.source == BUILTIN_SOURCE
+    names = tuple(recipe.label_names)
+    raw = _attribute(handle, dataset, "pixel_size")
+    if raw is not None:
+        value = np.asarray(raw)
+        if value.size != 1 or value.dtype.kind not in "iuf" or not np.isfinite(value).all() or value.item() <= 0:
+            raise FileFormatError(
+                f"{path}: attribute 'pixel_size' is {value.tolist()!r}; expected a positive number of radians"
+            )
+        recorded = float(value.item())
+        given = "pixel_size" in recipe.options and not builtin
+        if given and not math.isclose(pixel_size, recorded, rel_tol=1e-6):
+            raise RecipeError(
+                f"{recipe.source}: options.pixel_size is {pixel_size} but {path} records pixel_size {recorded}; "
+                f"remove options.pixel_size (the file knows its grid) or make them agree"
+            )
+        pixel_size = recorded
+    raw = _attribute(handle, dataset, "label_names")
+    if raw is None or not labelled:
+        return pixel_size, names, False
+    values = np.asarray(raw).reshape(-1)
+    if values.dtype.kind not in "OSU":
+        raise FileFormatError(f"{path}: attribute 'label_names' is {values.tolist()!r}; expected a list of class names")
+    recorded_names = tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+    if names and not builtin and names != recorded_names:
+        raise RecipeError(
+            f"{recipe.source}: label.names is {list(names)} but {path} records label_names {list(recorded_names)}; "
+            f"remove label.names or make them agree"
+        )
+    return pixel_size, recorded_names, True
 
 
 def _open_checked(path: str) -> None:
@@ -277,9 +346,11 @@ def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak
                 cells=cells,
                 jet=jet,
                 label=_labels(handle, plan, start, stop),
-                label_names=recipe.label_names,
+                label_names=list(plan.label_names),
                 source=path,
             )
+            if plan.names_recorded and not plan.label_names:  # the file has no classes: not the recipe's either
+                jets = ak.Array(jets, attrs={"label_names": []})
             yield start, jets
 
 
@@ -313,7 +384,7 @@ def _read(handle: h5py.File, path: str, plan: _Plan, recipe: Recipe, start: int,
         label=_labels(handle, plan, start, stop),
         pt=jet.pop("pt", None),
         mass=jet.pop("mass", None),
-        label_names=tuple(recipe.label_names),
+        label_names=plan.label_names,
         jet=jet,
         pixel_size=plan.pixel_size,
         entry_start=start,

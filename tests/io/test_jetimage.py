@@ -275,3 +275,63 @@ def test_inspect_counts(image_file):
     assert summary["labels"] == {"gluon": N_JETS - quarks, "quark": quarks}
     assert summary["multiplicity"]["max"] == int((data["X_jets"] != 0).sum(axis=(1, 2, 3)).max())
     assert math.isclose(summary["jet_pt"]["max"], float(data["pt"].max()), rel_tol=1e-6)
+
+
+def _with_attributes(path: Path, on: str = "/", **attrs) -> Path:
+    """Record grid/class attributes in an image file, as jetgraph.generate.images writes them."""
+    with h5py.File(path, "a") as handle:
+        target = handle[on]
+        for name, value in attrs.items():
+            target.attrs[name] = np.array(value, dtype=h5py.string_dtype()) if name == "label_names" else value
+    return path
+
+
+@pytest.mark.parametrize("on", ["/", "X_jets"])
+def test_file_attributes_replace_the_builtin_recipe(tmp_path, on):
+    data = _images(n=6)
+    path = _with_attributes(_write(tmp_path / "own.h5", data), on=on, pixel_size=0.05, label_names=["QCD", "top"])
+    images = read_images(path)
+    assert (images.pixel_size, images.label_names) == (0.05, ("QCD", "top"))
+    jets = jetgraph.read(path)
+    assert jets.attrs["label_names"] == ["QCD", "top"]
+    where = np.argwhere(data["X_jets"][2] != 0)
+    np.testing.assert_allclose(ak.to_numpy(jets.cells.eta[2]), (where[:, 0] - 7.5) * 0.05, rtol=1e-6)
+    np.testing.assert_allclose(ak.to_numpy(jets.cells.phi[2]), (where[:, 1] - 5.5) * 0.05, rtol=1e-6)
+    # a user recipe that leaves them out takes the file's; one that repeats them is fine
+    for options, label in (({}, {"branch": "y"}), ({"pixel_size": 0.05}, {"branch": "y", "names": ["QCD", "top"]})):
+        mine = {"format": "jetimage", "fields": {"jet.pt": "pt", "jet.mass": "m0"}, "label": label, "options": options}
+        images = read_images(path, recipe=mine)
+        assert (images.pixel_size, images.label_names) == (0.05, ("QCD", "top"))
+        assert ak.array_equal(jetgraph.read(path, recipe=mine), jets)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"options": {"pixel_size": 0.1}},
+            r"options.pixel_size is 0.1 but \S*own.h5 records pixel_size 0.05; remove options.pixel_size",
+        ),
+        (
+            {"label": {"branch": "y", "names": ["gluon", "quark"]}},
+            r"label.names is \['gluon', 'quark'\] but \S*own.h5 records label_names \['QCD', 'top'\]",
+        ),
+    ],
+)
+def test_user_recipe_that_contradicts_the_file_is_an_error(tmp_path, change, message):
+    path = _with_attributes(_write(tmp_path / "own.h5", _images(n=4)), pixel_size=0.05, label_names=["QCD", "top"])
+    mine = {"format": "jetimage", "fields": {"jet.pt": "pt"}, "label": {"branch": "y"}, **change}
+    with pytest.raises(RecipeError, match=message):
+        read_images(path, recipe=mine)
+    with pytest.raises(RecipeError, match=message):
+        jetgraph.read(path, recipe=mine)
+
+
+def test_file_with_no_classes_and_bad_attributes(tmp_path):
+    path = _with_attributes(_write(tmp_path / "none.h5", _images(n=4)), label_names=[])
+    assert read_images(path).label_names == ()
+    assert read_images(path).pixel_size == PIXEL  # no pixel_size recorded: the recipe's
+    assert jetgraph.read(path).attrs["label_names"] == []  # not the built-in recipe's [gluon, quark]
+    path = _with_attributes(_write(tmp_path / "bad.h5", _images(n=4)), pixel_size=-1.0)
+    with pytest.raises(FileFormatError, match=r"bad.h5: attribute 'pixel_size' is -1.0; expected a positive number"):
+        read_images(path)
