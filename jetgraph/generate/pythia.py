@@ -28,6 +28,8 @@ MAX_PYTHIA_SEED = 900_000_000
 """Pythia's random seeds run from 1 to 900 000 000."""
 FIRST_BATCH = 64
 """Events in a chunk's first batch; later batches are sized from the efficiency seen so far."""
+MAX_BATCH = 4000
+"""Events per batch at most (bounds memory)."""
 _TOP, _BOTTOM, _W = 6, 5, 24
 
 
@@ -76,8 +78,10 @@ class ProcessGenerator:
         pieces: list[dict[str, Any]] = []
         found = events = 0
         while found < n_jets:
-            efficiency = found / events if found else 0.0
-            batch = FIRST_BATCH if not found else min(4000, math.ceil(1.1 * (n_jets - found) / efficiency) + 8)
+            # Grow at most 2x per batch, so that a lucky or unlucky first estimate of the efficiency
+            # cannot commit thousands of events whose jets are then thrown away.
+            estimate = math.ceil(1.05 * (n_jets - found) * events / found) + 8 if found else MAX_BATCH
+            batch = min(MAX_BATCH, max(FIRST_BATCH, events), estimate)
             selected = self._select(self.pythia.nextBatch(batch))
             events += batch
             if selected is not None:
