@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
+DEMO_JETS ?= 400
 
 .PHONY: install demo test bench lint clean
 
@@ -14,9 +15,12 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP)
 
+# Real quark and gluon jets (Pythia 8 + FastJet), two detector replicas each, and their jet images.
 demo: $(STAMP)
-	$(PY) -m jetgraph.io.examples $(DEMO_DIR)/jetclass_synthetic.root --jets 5000
-	$(VENV)/bin/jetgraph inspect $(DEMO_DIR)/jetclass_synthetic.root
+	$(VENV)/bin/jetgraph generate qg --jets $(DEMO_JETS) --replicas 2 --workers 2 --out $(DEMO_DIR)/qg.root
+	$(VENV)/bin/jetgraph inspect $(DEMO_DIR)/qg.root
+	$(VENV)/bin/jetgraph images $(DEMO_DIR)/qg.root --out $(DEMO_DIR)/qg_images.h5
+	$(VENV)/bin/jetgraph inspect $(DEMO_DIR)/qg_images.h5
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -27,6 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/io.py
+	$(PY) benchmarks/generate.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
