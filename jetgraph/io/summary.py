@@ -75,6 +75,8 @@ def summarize(
         "jets": total,
     }
     multiplicity, jet_pt, labels = [], [], []
+    detector: dict[str, list[np.ndarray]] = {}  # cells/tracks per jet (and replica)
+    replicas: dict[str, set[int]] = {}
     fields: dict[str, list[str]] = {}
     label_names: list[str] = chosen.label_names
     scanned = 0
@@ -90,6 +92,13 @@ def summarize(
             label_names = chunk.attrs.get("label_names", label_names)
             multiplicity.append(ak.to_numpy(chunk.jet.nparticles))
             jet_pt.append(ak.to_numpy(chunk.jet.pt))
+            for name in ("cells", "tracks"):
+                if name in ak.fields(chunk):
+                    items = chunk[name]
+                    if items.ndim == 3:  # jets * replica * items
+                        replicas.setdefault(name, set()).update(np.unique(ak.to_numpy(ak.num(items, axis=1))).tolist())
+                        items = ak.flatten(items, axis=1)
+                    detector.setdefault(name, []).append(ak.to_numpy(ak.num(items, axis=1)))
             if "label" in ak.fields(chunk):
                 labels.append(ak.to_numpy(chunk.label))
             scanned += len(chunk)
@@ -104,6 +113,10 @@ def summarize(
             "fields": fields,
             "multiplicity": _stats(np.concatenate(multiplicity)) if multiplicity else {},
             "jet_pt": _stats(np.concatenate(jet_pt)) if jet_pt else {},
+            "detector": {
+                name: {"mean": float(np.concatenate(counts).mean()), "replicas": sorted(replicas.get(name, []))}
+                for name, counts in detector.items()
+            },
         }
     )
     if labels:
@@ -142,6 +155,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("multiplicity_by_label"):
         means = summary["multiplicity_by_label"].items()
         row("", "mean per class: " + ", ".join(f"{k} {v:.1f}" for k, v in means))
+    for i, (name, what) in enumerate(summary["detector"].items()):
+        copies = ", ".join(str(r) for r in what["replicas"])
+        where = f" ({copies} replicas per jet)" if copies else ""
+        row(
+            "detector" if i == 0 else "",
+            f"{name}: mean {what['mean']:.1f} per jet{' and replica' if copies else ''}{where}",
+        )
     if summary["jet_pt"]:
         p = summary["jet_pt"]
         row("jet pT", f"min {p['min']:.1f}, mean {p['mean']:.1f}, max {p['max']:.1f} GeV")

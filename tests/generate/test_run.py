@@ -48,6 +48,10 @@ def test_detector_replicas_leave_the_particles_alone_and_feed_images(tmp_path):
     response = ak.to_numpy(ak.sum(jets.cells.energy, axis=2) / jets.jet.energy)
     assert 0.75 < response.mean() < 0.97, response  # hadrons answer 0.8, photons 1, neutrinos 0
 
+    inspected = runner.invoke(app, ["inspect", str(out)])
+    mean_cells = ak.mean(ak.num(ak.flatten(jets.cells, axis=1), axis=1))
+    assert f"cells: mean {mean_cells:.1f} per jet and replica (2 replicas per jet)" in inspected.output
+
     images = tmp_path / "qg_images.h5"
     result = runner.invoke(app, ["images", str(out), "--out", str(images), "--pixels", "16", "--replica", "1"])
     assert result.exit_code == 0, result.output
