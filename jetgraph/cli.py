@@ -122,7 +122,7 @@ def images(
     replica: Annotated[int, typer.Option(help="Detector replica to draw when the source is cells.")] = 0,
     recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
 ) -> None:
-    """Turn jets into (eta, phi) images with E, charged-pT and neutral-pT channels, for the image backbone."""
+    """Turn jets into (eta, phi) images with Tracks (pT), ECAL and HCAL (energy) channels, for image backbones."""
     import h5py
 
     from jetgraph.generate.images import ImageGrid, make_images

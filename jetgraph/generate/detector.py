@@ -281,11 +281,20 @@ def _tracks(
     return slot[order], {k: v.astype(np.float32) for k, v in values.items()}
 
 
-def _deposits(kin: dict[str, np.ndarray], pid: np.ndarray, detector: Detector) -> tuple[np.ndarray, np.ndarray]:
-    """Unsmeared ECAL and HCAL deposits (GeV) of each particle, before acceptance."""
+def showers(pid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which particles shower electromagnetically and which hadronically (neither: neutrinos, muons).
+
+    Shapes:
+        pid: (n,) PDG ids; returns two (n,) boolean masks, ``em`` and ``hadron``.
+    """
     apid = np.abs(pid)
     em = np.isin(apid, EM_PIDS)
-    hadron = ~em & ~np.isin(apid, INVISIBLE_PIDS)
+    return em, ~em & ~np.isin(apid, INVISIBLE_PIDS)
+
+
+def _deposits(kin: dict[str, np.ndarray], pid: np.ndarray, detector: Detector) -> tuple[np.ndarray, np.ndarray]:
+    """Unsmeared ECAL and HCAL deposits (GeV) of each particle, before acceptance."""
+    em, hadron = showers(pid)
     energy = kin["energy"]
     f = detector.hadron_ecal_fraction
     ecal = np.where(em, energy, np.where(hadron, f * energy, 0.0))

@@ -56,15 +56,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jetgraph.errors import FileFormatError, JetGraphError, SchemaError, suggest
+from jetgraph.generate.detector import showers
+from jetgraph.io.files import written_atomically
 from jetgraph.schema import kinematics
 
 CHANNELS = ("Tracks", "ECAL", "HCAL")
 """Image channels, in order (the last axis in the file, the second in :func:`pixelise`'s output)."""
 SOURCES = ("auto", "particles", "cells")
-EM_PIDS = (11, 22)
-"""``|pid|`` whose energy goes to the ECAL (electrons, photons)."""
-INVISIBLE_PIDS = (12, 13, 14, 16)
-"""``|pid|`` that deposit nothing in the calorimeters (neutrinos, muons)."""
 DEFAULT_STEP_SIZE = 10_000
 """Jets pixelised at once by :func:`make_images` (120 MB of float32 images at 32 x 32 pixels)."""
 _TRACKS, _ECAL, _HCAL = range(3)
@@ -154,10 +152,8 @@ def _deposits_from_particles(jets: ak.Array, source: str) -> list[tuple[np.ndarr
     counts = ak.to_numpy(ak.num(part, axis=1))
     jet = np.repeat(np.arange(len(jets)), counts)
     kin = kinematics(*(_flat(part[f]) for f in ("px", "py", "pz", "energy")))
-    pid = np.abs(ak.to_numpy(ak.ravel(part.pid)))
     charged = _flat(part.charge) != 0
-    em = np.isin(pid, EM_PIDS)
-    hadron = ~em & ~np.isin(pid, INVISIBLE_PIDS)
+    em, hadron = showers(ak.to_numpy(ak.ravel(part.pid)))
     eta, phi = kin["eta"], kin["phi"]
     return [
         (jet[charged], eta[charged], phi[charged], kin["pt"][charged]),
@@ -298,7 +294,7 @@ class ImageWriter:
             raise FileFormatError(f"{self.path}: jet images are written to HDF5; expected a name ending in .h5")
         if source not in ("particles", "cells"):
             raise ImageError(f"source={source!r}: expected 'particles' or 'cells' (resolve 'auto' first)")
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self._atomic = written_atomically(self.path)
         self.grid = grid
         self.label_names = list(label_names) if label_names is not None else None
         self.source = source
@@ -309,6 +305,7 @@ class ImageWriter:
 
     def __enter__(self) -> ImageWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = self._atomic.__enter__()
         self._handle = h5py.File(self.partial, "w")
         p, c = self.grid.pixels, len(CHANNELS)
         rows = max(1, _CHUNK_BYTES // (p * p * c * 4))
@@ -380,10 +377,7 @@ class ImageWriter:
         finally:
             self._handle.close()
             self._handle = None
-        if kind is None:
-            os.replace(self.partial, self.path)
-        else:
-            self.partial.unlink(missing_ok=True)
+        self._atomic.__exit__(kind, error, tb)  # rename when complete, else delete
 
 
 def write_images(

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from jetgraph.errors import JetGraphError
 from jetgraph.generate.sample import Sample, load_sample, sample_dict
+from jetgraph.io.files import written_atomically
 from jetgraph.io.native import JetWriter, iterate
 from jetgraph.io.recipe import load_recipe
 
@@ -145,9 +146,8 @@ def _prepare_parts(parts: Path, manifest: dict) -> None:
             )
         return
     parts.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(MANIFEST + ".partial")
-    partial.write_text(json.dumps(manifest, indent=1))
-    os.replace(partial, path)
+    with written_atomically(path) as partial:
+        partial.write_text(json.dumps(manifest, indent=1))
 
 
 def generate(

@@ -15,6 +15,7 @@ import numpy as np
 import uproot
 from tqdm.auto import tqdm
 
+from jetgraph.io.files import written_atomically
 from jetgraph.io.native import ttree_types
 
 JETCLASS_LABELS = ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl")
@@ -107,8 +108,8 @@ def write_jetclass(
     """
     codecs = {"lz4": uproot.LZ4(1), "zlib": uproot.ZLIB(1), "none": None}
     path = Path(path)
-    partial = path.with_name(path.name + ".partial")
     with (
+        written_atomically(path) as partial,
         uproot.recreate(partial, compression=codecs[compression]) as handle,
         tqdm(total=n_jets, unit="jets", unit_scale=True, desc=f"writing {path.name}", disable=not progress) as bar,
     ):
@@ -118,7 +119,6 @@ def write_jetclass(
                 handle.mktree("tree", ttree_types(branches))
             handle["tree"].extend(branches)
             bar.update(min(chunk_size, n_jets - start))
-    os.replace(partial, path)
     return path
 
 

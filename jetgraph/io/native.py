@@ -34,7 +34,7 @@ import uproot.writing._cascade
 import uproot.writing._cascadetree
 
 from jetgraph.errors import FileFormatError, SchemaError
-from jetgraph.io.files import file_kind, hdf5_contents, open_hdf5, open_root, root_tree
+from jetgraph.io.files import file_kind, hdf5_contents, open_hdf5, open_root, root_tree, written_atomically
 from jetgraph.io.recipe import Recipe
 from jetgraph.schema import RECORDS, conform
 
@@ -241,9 +241,9 @@ class JetWriter:
         self.kind = {".root": "root", ".h5": "hdf5", ".hdf5": "hdf5"}.get(self.path.suffix.lower())
         if self.kind is None:
             raise FileFormatError(f"{self.path}: cannot write this suffix; expected .root or .h5")
-        self.partial = self.path.with_name(self.path.name + ".partial")
         self.label_names = label_names
         self.compression = compression
+        self._atomic = written_atomically(self.path)
         self.jets_written = 0
         self._handle: Any = None
         self._form: str | None = None
@@ -259,6 +259,7 @@ class JetWriter:
 
     def __enter__(self) -> JetWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = self._atomic.__enter__()
         if self.kind == "root":
             codec = {"lz4": uproot.LZ4(1), "zlib": uproot.ZLIB(1), "none": None}[self.compression]
             options: dict[str, Any] = {"compression": codec}
@@ -310,10 +311,7 @@ class JetWriter:
         finally:
             with self._clock():
                 self._handle.close()
-        if kind is None:
-            os.replace(self.partial, self.path)
-        else:
-            self.partial.unlink(missing_ok=True)
+        self._atomic.__exit__(kind, error, tb)  # rename when complete, else delete
 
 
 def write(
