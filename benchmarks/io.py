@@ -7,7 +7,9 @@ table and a ratio, they never assert a time):
    the same branches (``tree.iterate(filter_name=<the recipe's branches>, step_size=..., library="ak")``)
    with the same step size, every chunk consumed. Readers run interleaved, ``--repeats`` times after
    one warm-up pass each, and the best time of each counts (the machine is noisy).
-   Target: jetgraph's rate >= 50% of raw uproot's.
+   Target: jetgraph's rate >= 50% of raw uproot's. The same holds one step further, for
+   ``jetgraph.data.JetDataset`` yielding ``JetBatch`` es of 256 jets (torch tensors, collated from the
+   awkward buffers), the input of training.
 2. Memory: peak RSS growth (the peak RSS minus the RSS right after the imports) while iterating the
    ``--jets`` file and a ``--scale`` times larger one with the same step size, each in a fresh process.
    The peak is ``VmHWM`` on Linux, not ``ru_maxrss``, which inherits the parent's peak across exec.
@@ -55,6 +57,7 @@ RECIPE = "jetclass"
 SPEED_TARGET = 0.50  # jetgraph rate / raw uproot rate, at least
 MEMORY_TARGET = 1.5  # peak growth of the scaled file / peak growth of the base file, at most
 MB = 1024 * 1024
+BATCH_SIZE = 256
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -100,6 +103,16 @@ def read_jetgraph(path: Path, step_size: int) -> int:
     return sum(len(chunk) for chunk in jetgraph.iterate(path, recipe=RECIPE, step_size=step_size))
 
 
+def read_batches(path: Path, step_size: int) -> int:
+    """``JetDataset`` (no shuffle, one process): canonical jets cut into ``JetBatch`` es of 256 jets."""
+    import torch
+
+    from jetgraph.data import JetDataset
+
+    torch.set_num_threads(1)
+    return sum(b.num_jets for b in JetDataset(path, BATCH_SIZE, recipe=RECIPE, step_size=step_size))
+
+
 def read_jetgraph_detect(path: Path, step_size: int) -> int:
     """``jetgraph.iterate`` with ``recipe=None``: the format is detected from the file first."""
     return sum(len(chunk) for chunk in jetgraph.iterate(path, step_size=step_size))
@@ -109,7 +122,9 @@ READERS: dict[str, Callable[[Path, int], int]] = {
     "uproot tree.iterate (raw)": read_uproot,
     "jetgraph.iterate (recipe)": read_jetgraph,
     "jetgraph.iterate (detect)": read_jetgraph_detect,
+    "JetDataset -> JetBatch (256)": read_batches,
 }
+COLLATED = "JetDataset -> JetBatch (256)"
 REFERENCE = "uproot tree.iterate (raw)"
 TARGETED = "jetgraph.iterate (recipe)"
 
@@ -266,9 +281,14 @@ def main(argv: list[str] | None = None) -> int:
         f"<= {MEMORY_TARGET}x its growth on the {n_jets:,}-jet file ({base:.0f} MB)"
     )
     print(f"total time {time.perf_counter() - began:.0f} s")
+    collated = rate[COLLATED] / rate[REFERENCE]
     print(
         f"TARGET jetgraph.iterate >= {SPEED_TARGET:.0%} of raw uproot rate: {speed:.0%} -> "
         f"{_verdict(speed >= SPEED_TARGET)}"
+    )
+    print(
+        f"TARGET JetDataset -> JetBatch >= {SPEED_TARGET:.0%} of raw uproot rate: {collated:.0%} -> "
+        f"{_verdict(collated >= SPEED_TARGET)}"
     )
     print(
         f"TARGET peak memory for {args.scale}x file <= {MEMORY_TARGET}x of 1x file: {memory:.2f}x -> "

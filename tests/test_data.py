@@ -1,0 +1,136 @@
+"""JetDataset: every jet once per epoch over DataLoader workers and DDP ranks, seeded shuffles, clear errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.utils.data import DataLoader
+
+import jetgraph
+from jetgraph.batch import JetBatch
+from jetgraph.data import DataError, JetDataset
+from jetgraph.io.examples import write_jetclass
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Two JetClass-layout files, 700 and 500 jets, each jet told apart by its (pT, eta)."""
+    folder = tmp_path_factory.mktemp("data")
+    paths = [
+        write_jetclass(folder / "a.root", n_jets=700, seed=1, chunk_size=350),
+        write_jetclass(folder / "b.root", n_jets=500, seed=2, chunk_size=250),
+    ]
+    jets = jetgraph.read(paths)
+    keys = np.sort(_keys(jets.jet.pt.to_numpy(), jets.jet.eta.to_numpy()))
+    assert len(np.unique(keys)) == len(keys) == 1200
+    return paths, keys
+
+
+def _keys(pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """One complex number per jet (sorts by pT, then eta): the jet's identity."""
+    return pt.astype(np.complex128) + 1j * eta
+
+
+def _seen(batches) -> np.ndarray:
+    return np.concatenate([_keys(b.jet_pt.numpy(), b.jet_eta.numpy()) for b in batches])
+
+
+def _file_order(paths) -> np.ndarray:
+    jets = jetgraph.read(paths)
+    return _keys(jets.jet.pt.to_numpy(), jets.jet.eta.to_numpy())
+
+
+def test_one_process_reads_every_jet_in_file_order_without_a_buffer(files):
+    paths, pts = files
+    dataset = JetDataset(paths, batch_size=100, step_size=128, recipe="jetclass")
+    batches = list(dataset)
+    assert all(isinstance(b, JetBatch) for b in batches)
+    assert [b.num_jets for b in batches] == [100] * 12
+    assert np.array_equal(_seen(batches), _file_order(paths))
+
+
+def test_two_workers_times_two_ranks_see_every_jet_exactly_once(files):
+    paths, pts = files
+    seen = []
+    for rank in range(2):
+        dataset = JetDataset(paths, batch_size=64, step_size=100, shuffle_buffer=300, seed=3, rank=rank, world_size=2)
+        seen.append(_seen(DataLoader(dataset, batch_size=None, num_workers=2)))
+    assert 0 < len(seen[0]) < 1200 and 0 < len(seen[1]) < 1200  # both ranks got work
+    assert np.array_equal(np.sort(np.concatenate(seen)), pts)
+
+
+def test_shuffle_is_seeded_and_changes_with_the_epoch(files):
+    paths, pts = files
+
+    def order(seed, epoch):
+        dataset = JetDataset(paths, batch_size=50, step_size=100, shuffle_buffer=400, seed=seed)
+        dataset.set_epoch(epoch)
+        return _seen(dataset)
+
+    first = order(5, 0)
+    assert np.array_equal(first, order(5, 0))
+    assert not np.array_equal(first, order(6, 0)) and not np.array_equal(first, order(5, 1))
+    assert np.array_equal(np.sort(first), pts) and np.array_equal(np.sort(order(5, 1)), pts)
+    # the buffer mixes chunks: the first batch draws from more than one 100-jet chunk
+    position = {key: i for i, key in enumerate(_file_order(paths))}
+    chunks = {position[key] // 100 for key in first[:50]}
+    assert len(chunks) >= 3
+
+
+def test_drop_last_and_partial_batches(files):
+    paths, _ = files
+    kept = [b.num_jets for b in JetDataset(paths, batch_size=500, step_size=1000)]
+    assert kept == [500, 500, 200]
+    assert [b.num_jets for b in JetDataset(paths, batch_size=500, step_size=1000, drop_last=True)] == [500, 500]
+
+
+def _ddp_worker(rank: int, paths: list[str], port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        dataset = JetDataset(paths, batch_size=64, step_size=100, shuffle_buffer=200, seed=1)
+        seen = _seen(DataLoader(dataset, batch_size=None, num_workers=2))
+        gathered = [None, None]
+        dist.all_gather_object(gathered, seen.tolist())
+        if rank == 0:
+            np.save(out, np.concatenate([np.asarray(g) for g in gathered]))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="gloo over localhost, as CI runs it")
+def test_real_ddp_group_shards_by_rank(files, tmp_path):
+    """Two processes in a gloo group, two DataLoader workers each: the dataset asks torch.distributed."""
+    paths, pts = files
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "seen.npy"
+    mp.spawn(_ddp_worker, args=([str(p) for p in paths], port, str(out)), nprocs=2, join=True)
+    assert np.array_equal(np.sort(np.load(out)), pts)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"batch_size": 0}, r"batch_size=0: expected an integer >= 1"),
+        ({"shuffle_buffer": -1}, r"shuffle_buffer=-1: expected an integer >= 0"),
+        ({"rank": 2, "world_size": 2}, r"rank=2: expected 0 <= rank < world_size=2"),
+        ({"rank": 0}, r"give both rank and world_size"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(files, arguments, message):
+    with pytest.raises(DataError, match=message):
+        JetDataset(files[0], **arguments)
+
+
+def test_no_files_is_a_clear_error(tmp_path):
+    with pytest.raises(jetgraph.errors.FileFormatError, match="no file matches this pattern"):
+        JetDataset(str(tmp_path / "*.root"))
