@@ -1,0 +1,69 @@
+"""RandomRotate: a turn about the jet axis keeps pT, mass, dR to the axis and (nearly) the jet mass."""
+
+from __future__ import annotations
+
+import torch
+
+from jetgraph.augment import RandomRotate, relative
+from jetgraph.batch import JetBatch
+from tests.augment.jets import jet_masses, make_jets, masses_squared
+
+
+def test_keeps_pt_mass_and_distance_to_axis(batch: JetBatch) -> None:
+    out = RandomRotate()(batch, torch.Generator().manual_seed(0))
+    assert torch.equal(out.pt, batch.pt)
+    assert torch.equal(out.pid, batch.pid) and torch.equal(out.charge, batch.charge)
+    energy = batch.energy.double()
+    assert bool(((masses_squared(out) - masses_squared(batch)).abs() <= 1e-6 * energy**2 + 1e-6).all())
+    before, after = torch.hypot(*relative(batch)), torch.hypot(*relative(out))
+    torch.testing.assert_close(after, before, rtol=0, atol=2e-6)
+    assert float((out.eta - batch.eta).abs().mean()) > 0.01  # it did move them
+
+
+def test_turns_each_jet_by_one_angle(batch: JetBatch) -> None:
+    out = RandomRotate()(batch, torch.Generator().manual_seed(1))
+    deta, dphi = relative(batch)
+    deta2, dphi2 = relative(out)
+    turn = torch.atan2(dphi2, deta2) - torch.atan2(dphi, deta)
+    turn = torch.remainder(turn, 2 * torch.pi)
+    first = turn[batch.ptr[:-1]][batch.batch]
+    diff = torch.remainder(turn - first + torch.pi, 2 * torch.pi) - torch.pi
+    far = torch.hypot(deta, dphi) > 1e-3  # the angle of a particle on the axis is meaningless
+    assert float(diff[far].abs().max()) < 1e-3
+    angles = turn[batch.ptr[:-1]]
+    assert angles.std() > 1.0  # spread over the circle (uniform: std ~ 1.8)
+
+
+def test_phi_wraps_for_jets_at_the_seam(batch: JetBatch) -> None:
+    out = RandomRotate()(batch, torch.Generator().manual_seed(2))
+    seam = batch.jet_phi.abs() > 2.9
+    assert int(seam.sum()) >= 10
+    _, dphi = relative(out)
+    assert float(dphi[seam[out.batch]].abs().max()) < 0.45  # still around the axis, across the seam
+    assert bool((out.phi[seam[out.batch]].abs() > 2.5).all())
+
+
+def test_jet_mass_kept_within_one_percent() -> None:
+    """Massless constituents: the jet mass changes only at O(dR^2) relative (docstring), < 1% for R = 0.4."""
+    jets = JetBatch.from_jets(make_jets(100, seed=1, radius=0.4, massless=True))
+    mass = jet_masses(jets)
+    worst = [
+        float(((jet_masses(RandomRotate()(jets, torch.Generator().manual_seed(s))) - mass) / mass).abs().max())
+        for s in range(5)
+    ]
+    assert max(worst) < 0.01
+    assert max(worst) > 1e-5  # the O(dR^4) effect is there: the plane is no true rotation
+
+
+def test_jet_mass_change_shrinks_like_dr_squared() -> None:
+    """Halving the jet size divides the relative jet mass change by about four."""
+    changes = []
+    for radius in (0.4, 0.2):
+        jets = JetBatch.from_jets(make_jets(100, seed=2, radius=radius, massless=True))
+        out = RandomRotate()(jets, torch.Generator().manual_seed(0))
+        changes.append(float(((jet_masses(out) - jet_masses(jets)) / jet_masses(jets)).abs().mean()))
+    assert 2.5 < changes[0] / changes[1] < 6
+
+
+def test_repr() -> None:
+    assert repr(RandomRotate()) == "RandomRotate()"
