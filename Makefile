@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/io.py
 	$(PY) benchmarks/generate.py
+	$(PY) benchmarks/augment.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -4,8 +4,13 @@ Submodules, in the order data flows through them:
 
 - :mod:`jetgraph.schema`: the canonical jet record (awkward) and its validation.
 - :mod:`jetgraph.io`: ``read``/``iterate`` ROOT, HDF5 and NPZ jet files through recipes; ``write``.
+- :mod:`jetgraph.generate`: labelled jets from Pythia 8 + FastJet, detector replicas, jet images.
+- :mod:`jetgraph.batch`: ``JetBatch``, many jets as one torch_geometric batch of flat tensors.
+- :mod:`jetgraph.data`: ``JetDataset``, files streamed as shuffled batches, sharded over workers and ranks.
+- :mod:`jetgraph.augment`: batched physics augmentations and view makers for contrastive learning.
+- :mod:`jetgraph.features`: raw kinematics to model inputs: node features, edges, padding, images.
 - :mod:`jetgraph.errors`: :class:`JetGraphError` and its children, every user-facing failure.
-- :mod:`jetgraph.cli`: the ``jetgraph`` command (``inspect``...).
+- :mod:`jetgraph.cli`: the ``jetgraph`` command (``inspect``, ``generate``, ``images``).
 """
 
 from __future__ import annotations
