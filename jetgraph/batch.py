@@ -32,6 +32,7 @@ Every tensor is built from awkward's flat content and offsets: no per-jet Python
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable
 
 import awkward as ak
@@ -52,6 +53,15 @@ JET_KEYS = ("label", "replicas")
 """Per-jet tensors: those whose names start with :data:`JET_PREFIXES`, and these."""
 TRACK_LAYER = 2
 """``layer`` of tracks in a detector-level view (cells keep their own: 0 ECAL, 1 HCAL)."""
+
+
+def wrap_phi(phi: torch.Tensor) -> torch.Tensor:
+    """Angles wrapped into ``(-pi, pi]`` (the convention of :mod:`jetgraph.generate.images`).
+
+    Shapes:
+        phi: any shape; returns the same shape and dtype.
+    """
+    return math.pi - torch.remainder(math.pi - phi, 2 * math.pi)
 
 
 def _tensor(values: ak.Array | np.ndarray, dtype: torch.dtype) -> torch.Tensor:
@@ -345,4 +355,4 @@ def detector_view(batch: JetBatch, replica: torch.Tensor) -> JetBatch:
     return out
 
 
-__all__ = ["JetBatch", "NODE_FIELDS", "TRACK_LAYER", "detector_view", "offsets"]
+__all__ = ["JetBatch", "NODE_FIELDS", "TRACK_LAYER", "detector_view", "offsets", "wrap_phi"]

@@ -25,7 +25,7 @@ import numbers
 import torch
 from torch_geometric.utils import to_dense_batch
 
-from jetgraph.batch import TRACK_LAYER, JetBatch
+from jetgraph.batch import TRACK_LAYER, JetBatch, wrap_phi
 from jetgraph.errors import JetGraphError, SchemaError
 from jetgraph.generate.detector import EM_PIDS, INVISIBLE_PIDS
 from jetgraph.generate.images import CHANNELS, ImageGrid
@@ -49,15 +49,6 @@ larger batches are split into groups of whole jets."""
 
 class FeatureError(JetGraphError, ValueError):
     """A bad argument to a feature or edge builder (``k``, ``r``, coordinates that do not fit the batch)."""
-
-
-def wrap_phi(dphi: torch.Tensor) -> torch.Tensor:
-    """Angles wrapped into ``(-pi, pi]`` (the convention of :mod:`jetgraph.generate.images`).
-
-    Shapes:
-        dphi: any shape; returns the same shape and dtype.
-    """
-    return math.pi - torch.remainder(math.pi - dphi, 2 * math.pi)
 
 
 def delta_eta_phi(batch: JetBatch) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from jetgraph.batch import JetBatch
+from jetgraph.batch import JetBatch, wrap_phi
 from jetgraph.errors import JetGraphError
 
 
@@ -130,11 +130,6 @@ def normal(shape: tuple[int, ...], generator: torch.Generator | None, device: to
 
 
 # --- kinematics ------------------------------------------------------------------------------------
-
-
-def wrap_phi(phi: torch.Tensor) -> torch.Tensor:
-    """Angles wrapped into [-pi, pi] (``pi`` itself can come out of float rounding)."""
-    return torch.remainder(phi + math.pi, 2 * math.pi) - math.pi
 
 
 def mass(pt: torch.Tensor, eta: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
