@@ -64,6 +64,17 @@ def wrap_phi(phi: torch.Tensor) -> torch.Tensor:
     return math.pi - torch.remainder(math.pi - phi, 2 * math.pi)
 
 
+def relative(batch: JetBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each particle's ``deta = eta - jet_eta`` and ``dphi = wrap(phi - jet_phi)`` to its jet's axis.
+
+    Shapes:
+        returns two (num_nodes,) tensors in the dtype of ``batch.eta``.
+    """
+    deta = batch.eta - batch.jet_eta[batch.batch]
+    dphi = wrap_phi(batch.phi - batch.jet_phi[batch.batch])
+    return deta, dphi
+
+
 def _tensor(values: ak.Array | np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     array = values if isinstance(values, np.ndarray) else ak.to_numpy(values)
     return torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
@@ -109,7 +120,10 @@ class JetBatch(Batch):
             counts = np.zeros(num_jets, dtype=np.int64)
             for name in ("pt", "eta", "phi", "energy"):
                 tensors[name] = torch.zeros(0)
-        batch = torch.repeat_interleave(torch.arange(num_jets), _tensor(counts, torch.long))
+        counts = _tensor(counts, torch.long)
+        batch = torch.repeat_interleave(torch.arange(num_jets), counts)
+        ptr = torch.zeros(num_jets + 1, dtype=torch.long)
+        torch.cumsum(counts, 0, out=ptr[1:])
         for name in JET_FIELDS:
             tensors[f"jet_{name}"] = _tensor(jets.jet[name], torch.float32)
         if "label" in fields:
@@ -128,7 +142,7 @@ class JetBatch(Batch):
             tensors["replicas"] = _tensor(replicas, torch.long)
         # JetBatch, not cls: torch_geometric derives a class per call (DataJetBatch), and one derived
         # from a derived class no longer pickles (DataLoader workers send batches by pickle)
-        out = JetBatch(batch=batch, ptr=offsets(batch, num_jets), **tensors)
+        out = JetBatch(batch=batch, ptr=ptr, **tensors)
         out.num_nodes = int(batch.numel())
         return out
 
@@ -355,4 +369,4 @@ def detector_view(batch: JetBatch, replica: torch.Tensor) -> JetBatch:
     return out
 
 
-__all__ = ["JetBatch", "NODE_FIELDS", "TRACK_LAYER", "detector_view", "offsets", "wrap_phi"]
+__all__ = ["JetBatch", "NODE_FIELDS", "TRACK_LAYER", "detector_view", "offsets", "relative", "wrap_phi"]

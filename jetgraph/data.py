@@ -31,7 +31,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from jetgraph.batch import JetBatch
-from jetgraph.errors import JetGraphError
+from jetgraph.errors import FileFormatError, JetGraphError
 from jetgraph.io import iterate
 from jetgraph.io.files import expand_paths
 
@@ -89,8 +89,6 @@ class JetDataset(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
     ) -> None:
-        from jetgraph.errors import FileFormatError
-
         self.files = expand_paths(paths)
         if not self.files:
             raise FileFormatError(f"{paths}: no input files")

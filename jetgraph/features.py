@@ -25,7 +25,7 @@ import numbers
 import torch
 from torch_geometric.utils import to_dense_batch
 
-from jetgraph.batch import TRACK_LAYER, JetBatch, wrap_phi
+from jetgraph.batch import TRACK_LAYER, JetBatch, relative, wrap_phi
 from jetgraph.errors import JetGraphError, SchemaError
 from jetgraph.generate.detector import EM_PIDS, INVISIBLE_PIDS
 from jetgraph.generate.images import CHANNELS, ImageGrid
@@ -60,9 +60,7 @@ def delta_eta_phi(batch: JetBatch) -> torch.Tensor:
     Shapes:
         returns (num_nodes, 2) in the dtype of ``batch.eta``.
     """
-    deta = batch.eta - batch.jet_eta[batch.batch]
-    dphi = wrap_phi(batch.phi - batch.jet_phi[batch.batch])
-    return torch.stack([deta, dphi], dim=1)
+    return torch.stack(relative(batch), dim=1)
 
 
 def _pid_one_hot(batch: JetBatch) -> torch.Tensor:

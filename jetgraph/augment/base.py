@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from jetgraph.batch import JetBatch, wrap_phi
+from jetgraph.batch import JetBatch, relative, wrap_phi
 from jetgraph.errors import JetGraphError
 
 
@@ -141,17 +141,6 @@ def mass(pt: torch.Tensor, eta: torch.Tensor, energy: torch.Tensor) -> torch.Ten
 def energy(pt: torch.Tensor, eta: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
     """Particle energy ``sqrt(mass^2 + (pt cosh eta)^2)``."""
     return torch.hypot(mass, pt * torch.cosh(eta))
-
-
-def relative(batch: JetBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each particle's ``deta = eta - jet_eta`` and ``dphi = wrap(phi - jet_phi)`` to its jet's axis.
-
-    Shapes:
-        returns two (num_nodes,) float32 tensors.
-    """
-    deta = batch.eta - batch.jet_eta[batch.batch]
-    dphi = wrap_phi(batch.phi - batch.jet_phi[batch.batch])
-    return deta, dphi
 
 
 def moved(batch: JetBatch, eta: torch.Tensor, phi: torch.Tensor) -> JetBatch:
