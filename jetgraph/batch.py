@@ -75,6 +75,15 @@ def relative(batch: JetBatch) -> tuple[torch.Tensor, torch.Tensor]:
     return deta, dphi
 
 
+def _asinh(x: torch.Tensor) -> torch.Tensor:
+    """``asinh`` as ``sign(x) log1p(|x| + x^2 / (1 + sqrt(1 + x^2)))``: as precise as ``torch.asinh``, 4x faster on CPU.
+
+    ``|x|`` is capped at 1e18 (``asinh`` about 42) so that ``x^2`` cannot overflow in float32.
+    """
+    a = x.abs().clamp_max(1e18)
+    return torch.log1p(a + a * a / (1 + torch.sqrt(1 + a * a))).copysign(x)
+
+
 def _tensor(values: ak.Array | np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     array = values if isinstance(values, np.ndarray) else ak.to_numpy(values)
     return torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
@@ -85,6 +94,27 @@ def offsets(batch: torch.Tensor, num_jets: int) -> torch.Tensor:
     ptr = torch.zeros(num_jets + 1, dtype=torch.long, device=batch.device)
     torch.cumsum(torch.bincount(batch, minlength=num_jets), 0, out=ptr[1:])
     return ptr
+
+
+def _assemble(ptr: torch.Tensor, tensors: dict[str, torch.Tensor]) -> JetBatch:
+    """A new :class:`JetBatch` holding ``ptr`` and ``tensors`` (``batch`` among them).
+
+    Copies an empty template instead of calling the class: torch_geometric's ``Batch`` metaclass
+    derives a class and inspects a signature on every call (~170 us, as much as cutting the batch).
+    Built from ``JetBatch``, never ``cls``: a class derived from a derived class no longer pickles,
+    and DataLoader workers send batches by pickle.
+    """
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        _TEMPLATE = JetBatch()
+    out = copy.copy(_TEMPLATE)
+    # straight into the store's dict: its __setitem__ clears attribute caches (none on a fresh
+    # batch) through a failing getattr that costs more than the slicing
+    out._store._mapping.update(tensors, ptr=ptr, num_nodes=int(tensors["batch"].numel()))
+    return out
+
+
+_TEMPLATE: JetBatch | None = None
 
 
 class JetBatch(Batch):
@@ -120,8 +150,8 @@ class JetBatch(Batch):
             counts = np.zeros(num_jets, dtype=np.int64)
             for name in ("pt", "eta", "phi", "energy"):
                 tensors[name] = torch.zeros(0)
+        batch = _tensor(np.repeat(np.arange(num_jets), counts), torch.long)  # np.repeat: 5x repeat_interleave
         counts = _tensor(counts, torch.long)
-        batch = torch.repeat_interleave(torch.arange(num_jets), counts)
         ptr = torch.zeros(num_jets + 1, dtype=torch.long)
         torch.cumsum(counts, 0, out=ptr[1:])
         for name in JET_FIELDS:
@@ -140,11 +170,7 @@ class JetBatch(Batch):
             items = jets.cells
             replicas = ak.num(items, axis=1) if items.ndim == 3 else np.ones(num_jets, dtype=np.int64)
             tensors["replicas"] = _tensor(replicas, torch.long)
-        # JetBatch, not cls: torch_geometric derives a class per call (DataJetBatch), and one derived
-        # from a derived class no longer pickles (DataLoader workers send batches by pickle)
-        out = JetBatch(batch=batch, ptr=ptr, **tensors)
-        out.num_nodes = int(batch.numel())
-        return out
+        return _assemble(ptr, {"batch": batch, **tensors})
 
     @property
     def num_jets(self) -> int:
@@ -193,25 +219,35 @@ class JetBatch(Batch):
     def _tensor_keys(self) -> list[str]:
         return [key for key in self.keys() if key not in ("ptr", "num_nodes")]
 
+    def _tensors_by_level(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The tensors (``ptr`` and ``num_nodes`` aside) grouped by :meth:`level`."""
+        groups: dict[str, dict[str, torch.Tensor]] = {}
+        for key, value in self._store.items():
+            if key not in ("ptr", "num_nodes"):
+                groups.setdefault(self.level(key), {})[key] = value
+        return groups
+
     def take(self, jets: torch.Tensor | slice) -> JetBatch:
         """The jets at ``jets`` (an index tensor, in its order, or a slice) with their particles, cells, tracks.
 
         This is how a dataset cuts its buffer into batches: one gather (or one view, for a slice) per tensor.
         """
+        groups = self._tensors_by_level()
         tensors: dict[str, torch.Tensor] = {}
         if isinstance(jets, slice):
             first, stop, _ = jets.indices(self.num_jets)
             stop = max(first, stop)
-            bounds = {"particles": (int(self.ptr[first]), int(self.ptr[stop])), "jets": (first, stop)}
+            low, high = self.ptr[[first, stop]].tolist()
+            bounds = {"particles": (low, high), "jets": (first, stop)}
             for record in ("cells", "tracks"):
-                if f"{record}_jet" in self:
-                    edges = torch.searchsorted(self[f"{record}_jet"], torch.tensor([first, stop]))
-                    bounds[record] = (int(edges[0]), int(edges[1]))
-            for key in self._tensor_keys():
-                low, high = bounds[self.level(key)]
-                tensors[key] = self[key][low:high]
+                if record in groups:
+                    edges = torch.searchsorted(groups[record][f"{record}_jet"], torch.tensor([first, stop]))
+                    bounds[record] = tuple(edges.tolist())
+            for level, group in groups.items():
+                low, high = bounds[level]
+                tensors.update({key: value[low:high] for key, value in group.items()})
             for key in ("batch", "cells_jet", "tracks_jet"):
-                if key in tensors:
+                if key in tensors and first:
                     tensors[key] = tensors[key] - first
             ptr = self.ptr[first : stop + 1] - self.ptr[first]
         else:
@@ -219,17 +255,49 @@ class JetBatch(Batch):
             gathers = {"jets": jets}
             gathers["particles"], tensors["batch"] = _segments(self.ptr, jets)
             for record in ("cells", "tracks"):
-                if f"{record}_jet" in self:
+                if record in groups:
                     gathers[record], tensors[f"{record}_jet"] = _segments(
-                        offsets(self[f"{record}_jet"], self.num_jets), jets
+                        offsets(groups[record][f"{record}_jet"], self.num_jets), jets
                     )
-            for key in self._tensor_keys():
-                if key not in tensors:
-                    tensors[key] = self[key][gathers[self.level(key)]]
+            for level, group in groups.items():
+                tensors.update({key: value[gathers[level]] for key, value in group.items() if key not in tensors})
             ptr = offsets(tensors["batch"], len(jets))
-        out = JetBatch(ptr=ptr, **tensors)  # not type(self): see from_jets
-        out.num_nodes = int(tensors["batch"].numel())
-        return out
+        return _assemble(ptr, tensors)
+
+    def split(self, size: int) -> list[JetBatch]:
+        """Consecutive batches of ``size`` jets (the last one may be smaller), sharing this batch's memory.
+
+        One ``tensor_split`` per tensor for all the batches at once: cutting a buffer one slice at a
+        time costs ~0.1 ms of tensor overhead per batch, as much as reading its 256 jets from disk.
+        """
+        n = self.num_jets
+        starts = torch.arange(0, n, size)
+        if len(starts) <= 1:
+            return [self]
+        groups = self._tensors_by_level()
+        cuts = {"jets": starts[1:], "particles": self.ptr[starts[1:]]}
+        for record in ("cells", "tracks"):
+            if record in groups:
+                cuts[record] = torch.searchsorted(groups[record][f"{record}_jet"], starts[1:])
+        pieces: list[dict[str, torch.Tensor]] = [{} for _ in starts]
+        for level, group in groups.items():
+            for key, value in group.items():
+                for piece, part in zip(pieces, torch.tensor_split(value, cuts[level]), strict=True):
+                    piece[key] = part
+        for first, piece in zip(starts.tolist()[1:], pieces[1:], strict=True):
+            for key in ("batch", "cells_jet", "tracks_jet"):  # jet numbers start at 0 in each batch
+                if key in piece:
+                    piece[key] = piece[key] - first
+        # each batch's ptr: its jets' offsets and the end offset, minus its first offset
+        stops = torch.clamp(starts + size, max=n)
+        lengths = stops - starts + 1
+        segment = torch.repeat_interleave(torch.arange(len(starts)), lengths)
+        position = torch.arange(int(lengths.sum())) - (torch.cumsum(lengths, 0) - lengths)[segment]
+        ptrs = self.ptr[starts[segment] + position] - self.ptr[starts][segment]
+        return [
+            _assemble(ptr, piece)
+            for ptr, piece in zip(torch.split(ptrs, lengths.tolist()), pieces, strict=True)
+        ]
 
     @staticmethod
     def cat(batches: list[JetBatch]) -> JetBatch:
@@ -249,9 +317,7 @@ class JetBatch(Batch):
                 [b[key] + shift if shifted else b[key] for b, shift in zip(batches, shifts, strict=True)]
             )
         n = sum(b.num_jets for b in batches)
-        out = JetBatch(ptr=offsets(tensors["batch"], n), **tensors)
-        out.num_nodes = int(tensors["batch"].numel())
-        return out
+        return _assemble(offsets(tensors["batch"], n), tensors)
 
     def add_particles(self, batch: torch.Tensor, **fields: torch.Tensor) -> JetBatch:
         """Append particles to their jets; every node field of the batch must be given.
@@ -274,7 +340,7 @@ class JetBatch(Batch):
 def _pt_eta_phi(px: torch.Tensor, py: torch.Tensor, pz: torch.Tensor, energy: torch.Tensor) -> dict[str, torch.Tensor]:
     """``pt, eta, phi, energy`` in float32 (as :func:`jetgraph.schema.kinematics`: ``eta = 0`` at ``pt = 0``)."""
     pt = torch.hypot(px, py)
-    eta = torch.asinh(torch.where(pt > 0, pz / pt.clamp_min(torch.finfo(pt.dtype).tiny), 0.0))
+    eta = _asinh(torch.where(pt > 0, pz / pt.clamp_min(torch.finfo(pt.dtype).tiny), 0.0))
     return {"pt": pt, "eta": eta, "phi": torch.atan2(py, px), "energy": energy}
 
 

@@ -139,25 +139,40 @@ class JetDataset(IterableDataset):
             pending.append(JetBatch.from_jets(chunk))  # a whole chunk at once: per batch costs 4x more
             count += len(chunk)
             if count >= max(self.shuffle_buffer, self.batch_size):
-                leftover = yield from self._flush(pending, rng, last=False)
-                pending, count = [leftover], leftover.num_jets
+                leftover = yield from self._flush(pending, rng)
+                pending, count = ([leftover], leftover.num_jets) if leftover is not None else ([], 0)
         if count:
-            yield from self._flush(pending, rng, last=True)
+            leftover = yield from self._flush(pending, rng)
+            if leftover is not None and not self.drop_last:
+                yield leftover
 
-    def _flush(self, pending: list[JetBatch], rng: np.random.Generator, last: bool) -> Iterator[JetBatch]:
-        """Yield the buffered jets as (shuffled) batches; return the leftover jets, fewer than a batch."""
-        buffer = JetBatch.cat([p for p in pending if p.num_jets]) if len(pending) > 1 else pending[0]
-        n = buffer.num_jets
-        whole = n - n % self.batch_size
-        stop = n if last and not self.drop_last else whole
-        if not self.shuffle_buffer:
-            for start in range(0, stop, self.batch_size):
-                yield buffer.take(slice(start, start + self.batch_size))
-            return buffer.take(slice(whole, n))
-        order = torch.from_numpy(rng.permutation(n))
-        for start in range(0, stop, self.batch_size):
-            yield buffer.take(order[start : start + self.batch_size])
-        return buffer.take(order[whole:])
+    def _flush(self, pending: list[JetBatch], rng: np.random.Generator) -> Iterator[JetBatch]:
+        """Yield the buffered jets as full (shuffled) batches; return the leftover jets (fewer than a batch) or None.
+
+        Without shuffling the buffer is never copied whole: batches are views into each chunk, and
+        only a batch that straddles two chunks is joined.
+        """
+        if self.shuffle_buffer:
+            buffer = JetBatch.cat(pending) if len(pending) > 1 else pending[0]
+            pending = [buffer.take(torch.from_numpy(rng.permutation(buffer.num_jets)))]
+        size = self.batch_size
+        carry: list[JetBatch] = []  # the pieces of a batch that straddles chunks
+        carried = 0
+        for part in pending:
+            if carried:
+                head = part.take(slice(0, size - carried))
+                carry.append(head)
+                carried += head.num_jets
+                if carried < size:
+                    continue
+                yield JetBatch.cat(carry)
+                carry, carried = [], 0
+                part = part.take(slice(head.num_jets, None))
+            batches = part.split(size) if part.num_jets else []
+            if batches and batches[-1].num_jets < size:
+                carry, carried = [batches[-1]], batches.pop().num_jets
+            yield from batches
+        return JetBatch.cat(carry) if len(carry) > 1 else (carry[0] if carry else None)
 
 
 __all__ = ["DataError", "JetDataset", "distributed_rank"]

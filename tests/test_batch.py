@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import jetgraph
-from jetgraph.batch import TRACK_LAYER, JetBatch, detector_view
+from jetgraph.batch import TRACK_LAYER, JetBatch, _asinh, detector_view
 from jetgraph.errors import SchemaError
 from jetgraph.generate.detector import load_detector, simulate
 from jetgraph.io.examples import write_jetclass
@@ -64,6 +64,31 @@ def test_take_gathers_jets_with_their_particles_and_replicas(detector_jets):
     for key in direct.keys():
         if isinstance(direct[key], torch.Tensor):
             assert torch.equal(taken[key], direct[key]), key
+
+
+def test_split_cuts_consecutive_batches_equal_to_reading_those_jets(detector_jets):
+    batch = JetBatch.from_jets(detector_jets)
+    pieces = batch.split(25)
+    assert [p.num_jets for p in pieces] == [25, 25, 10]
+    for number, piece in enumerate(pieces):
+        jets = slice(number * 25, (number + 1) * 25)
+        direct, sliced = JetBatch.from_jets(detector_jets[jets]), batch.take(jets)
+        assert sorted(piece.keys()) == sorted(direct.keys()) and piece.num_nodes == direct.num_nodes
+        for key in direct.keys():
+            if isinstance(direct[key], torch.Tensor):
+                assert torch.equal(piece[key], sliced[key]), (number, key)
+                # vectorised atan2 may round the last bit differently at another offset in memory
+                assert torch.allclose(piece[key], direct[key], rtol=1e-6, atol=0), (number, key)
+    assert batch.split(60) == [batch]
+
+
+def test_fast_asinh_is_as_precise_as_torch():
+    x = torch.cat([torch.linspace(-40, 40, 100_001), torch.logspace(-30, 17, 2001), -torch.logspace(-30, 17, 2001)])
+    exact = torch.asinh(x.double())
+    scale = exact.abs().clamp_min(1e-300)
+    assert ((_asinh(x).double() - exact).abs() / scale).max() < 2e-7
+    huge = _asinh(torch.tensor([0.0, 3e38, -float("inf")]))  # capped, not inf or NaN
+    assert torch.allclose(huge, torch.tensor([0.0, 42.1397, -42.1397]))
 
 
 def test_detector_replicas_are_flattened_with_their_jet_and_replica(detector_jets):
