@@ -1,0 +1,51 @@
+"""The projection head: representation ``h`` -> embedding ``z`` that the contrastive loss sees (SimCLR).
+
+Probes use ``h`` (the encoder's output), never ``z``: the head is thrown away after pretraining.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jetgraph.models.base import check_int
+
+
+class ProjectionHead(nn.Module):
+    """MLP ``Linear-GELU-...-Linear`` with ``layers`` Linear layers (one: a single Linear map).
+
+    Args:
+        in_dim: width of the representation (the encoder's ``rep_dim``).
+        hidden: width of the hidden layers (unused with ``layers=1``).
+        out_dim: width of the embedding given to the loss.
+        layers: number of Linear layers.
+
+    Shapes:
+        input: (N, in_dim); output: (N, out_dim).
+
+    Raises:
+        ModelError: a parameter that is not a positive integer.
+    """
+
+    def __init__(self, in_dim: int, hidden: int = 512, out_dim: int = 128, layers: int = 2) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.in_dim = check_int(owner, "in_dim", in_dim)
+        self.hidden = check_int(owner, "hidden", hidden)
+        self.out_dim = check_int(owner, "out_dim", out_dim)
+        self.layers = check_int(owner, "layers", layers)
+        widths = [self.in_dim] + [self.hidden] * (self.layers - 1) + [self.out_dim]
+        modules: list[nn.Module] = []
+        for index, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            if index:
+                modules.append(nn.GELU())
+            modules.append(nn.Linear(a, b))
+        self.mlp = nn.Sequential(*modules)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """The embedding of each representation.
+
+        Shapes:
+            h: (N, in_dim); returns (N, out_dim).
+        """
+        return self.mlp(h)
