@@ -294,10 +294,7 @@ class JetBatch(Batch):
         segment = torch.repeat_interleave(torch.arange(len(starts)), lengths)
         position = torch.arange(int(lengths.sum())) - (torch.cumsum(lengths, 0) - lengths)[segment]
         ptrs = self.ptr[starts[segment] + position] - self.ptr[starts][segment]
-        return [
-            _assemble(ptr, piece)
-            for ptr, piece in zip(torch.split(ptrs, lengths.tolist()), pieces, strict=True)
-        ]
+        return [_assemble(ptr, piece) for ptr, piece in zip(torch.split(ptrs, lengths.tolist()), pieces, strict=True)]
 
     @staticmethod
     def cat(batches: list[JetBatch]) -> JetBatch:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -136,6 +137,67 @@ def images(
     with h5py.File(written, "r") as handle:
         n, drawn = len(handle["y"]), handle.attrs["source"]
     typer.echo(f"{written}: {n} jet images, {pixels}x{pixels} pixels over {width:g} rad, from {drawn}")
+
+
+@app.command()
+def pretrain(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Pretraining config (YAML).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory [runs/CONFIG_NAME].")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config key: --set train.epochs=5 (repeatable).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out from its latest checkpoint.")
+    ] = False,
+) -> None:
+    """Pretrain an encoder contrastively (run it under torchrun for several processes or GPUs).
+
+    Without --config the defaults apply (see jetgraph.config), with --set on top.
+    """
+    from jetgraph.train import pretrain as pretrain_run
+
+    if config is None and out is None:
+        typer.echo("error: give --config (or --out and the settings with --set, or --out and --resume)", err=True)
+        raise typer.Exit(code=2)
+    target = out if out is not None else Path("runs") / config.stem
+    result = run(pretrain_run, config, target, overrides=list(overrides or []), resume=resume)
+    if result is not None and _is_main_process():
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        typer.echo(f"{result.run_dir}: {result.steps} steps" + (f"; held-out {shown}" if shown else ""))
+
+
+def _is_main_process() -> bool:
+    """False in the processes torchrun starts besides rank 0 (they would print the same line)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+@app.command()
+def embed(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by jetgraph pretrain.")],
+    data: Annotated[list[Path], typer.Option("--data", "-d", help="Jet files to embed (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HDF5 file to write.")],
+    recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Jets per forward pass.")] = 1024,
+    checkpoint: Annotated[Path | None, typer.Option(help="A checkpoint of the run [the latest].")] = None,
+) -> None:
+    """Write frozen representations (with jet ids, labels and jet kinematics) of any jet file to HDF5."""
+    import h5py
+
+    from jetgraph.probes import embed as embed_files
+
+    written = run(
+        embed_files,
+        run_dir,
+        [str(d) for d in data],
+        out,
+        recipe=recipe,
+        batch_size=batch_size,
+        checkpoint=checkpoint,
+        progress=sys.stderr.isatty(),
+    )
+    with h5py.File(written, "r") as handle:
+        shape = handle["representation"].shape
+    typer.echo(f"{written}: {shape[0]} jets, representation of {shape[1]} dimensions")
 
 
 @app.command()

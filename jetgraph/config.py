@@ -1,0 +1,321 @@
+"""Pretraining configs: typed sections, YAML in, dotted ``--set key=value`` overrides, resolved YAML out.
+
+A config is plain data (``yaml.safe_load``, never ``eval``). Sections and their keys are the fields
+of the dataclasses below; an unknown key is an error that names the file, the key and the nearest
+known one, so a typo never silently falls back to a default.
+
+    data:   {train: data/qg.root, val: data/qg_val.root, recipe: null, shuffle_buffer: 20000}
+    model:  {encoder: transformer, params: {dim: 64}, head: {out_dim: 128}}
+    augment: {views: two, transforms: [rotate, translate, smear, {collinear_split: {splits: 2}}]}
+    loss:   {name: ntxent, params: {temperature: 0.1}}
+    train:  {epochs: 5, batch_size: 256, lr: 5.0e-4, precision: bf16}
+
+``model.params`` go to :func:`jetgraph.models.build_encoder`, ``loss.params`` to
+:func:`jetgraph.losses.build_loss`, ``augment.transforms`` to :func:`jetgraph.augment.build`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from jetgraph.errors import JetGraphError, suggest
+from jetgraph.io.files import written_atomically
+
+
+class ConfigError(JetGraphError, ValueError):
+    """A config file or override with an unknown key, a value of the wrong type or an impossible value."""
+
+
+@dataclass
+class DataConfig:
+    """Where the jets come from and how they are streamed (:class:`jetgraph.data.JetDataset`)."""
+
+    train: list[str] = field(default_factory=list)
+    """Training files (paths or globs)."""
+    val: list[str] = field(default_factory=list)
+    """Held-out files for the per-epoch metrics (loss, alignment, uniformity); empty: none."""
+    recipe: str | None = None
+    """How to read the files; None detects the format."""
+    step_size: int = 10_000
+    shuffle_buffer: int = 20_000
+    workers: int = 0
+    """DataLoader worker processes per rank (0: read in the training process)."""
+    val_jets: int = 2_000
+    """At most this many held-out jets are used for the metrics."""
+
+
+@dataclass
+class ModelConfig:
+    """The encoder (by registry name), its parameters and the projection head."""
+
+    encoder: str = "transformer"
+    params: dict[str, Any] = field(default_factory=dict)
+    head: dict[str, Any] = field(default_factory=dict)
+    """Parameters of :class:`jetgraph.models.ProjectionHead` (``hidden``, ``out_dim``, ``layers``)."""
+    in_features: int | None = None
+    """Input columns (graph) or channels (image); found from the first batch when None."""
+
+
+@dataclass
+class AugmentConfig:
+    """How a positive pair is made: two augmented views, or two detector replicas."""
+
+    views: str = "two"
+    """``two`` (TwoViews of ``transforms``) or ``replicas`` (ReplicaViews, then ``transforms``)."""
+    transforms: list[Any] = field(default_factory=list)
+    """Particle transforms, a registry list (:func:`jetgraph.augment.build`), applied to each view."""
+    image_transforms: list[Any] = field(default_factory=list)
+    """Image encoders: image transforms applied to each view after pixelisation."""
+    pixels: int = 32
+    """Image encoders: pixels per side of the jet image."""
+    width: float = 1.6
+    """Image encoders: side of the jet image in Δη and Δφ."""
+
+
+@dataclass
+class LossConfig:
+    name: str = "ntxent"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, precision, logging and checkpoints."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    """Jets per step and per rank."""
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    warmup: float = 0.05
+    """Linear warm-up, as a fraction of all steps (then cosine decay to zero)."""
+    clip_grad: float | None = 1.0
+    precision: str = "fp32"
+    """``fp32`` or ``bf16`` (autocast: on CPUs with AVX-512 bf16 and on GPUs)."""
+    compile: bool = False
+    seed: int = 0
+    device: str = "auto"
+    """``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``."""
+    max_steps: int | None = None
+    """Stop after this many steps in all (the schedule still spans ``epochs``)."""
+    steps_per_epoch: int | None = None
+    """Steps in one epoch, for the schedule; None counts the jets of the training files once."""
+    log_every: int = 10
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    threads: int | None = None
+    """torch intra-op threads; None leaves torch's default."""
+    progress: bool = True
+
+
+@dataclass
+class PretrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------------------- loading
+
+
+def _check_type(where: str, value: Any, hint: Any) -> Any:
+    """``value`` converted to the field type ``hint`` (str, int, float, bool, list, dict, Optional)."""
+    text = str(hint)
+    optional = "None" in text
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{where}: null is not allowed; expected {text.replace(' | None', '')}")
+    if text.startswith("list"):
+        values = value if isinstance(value, list) else [value]  # one path is a list of one
+        return [str(v) for v in values] if "str" in text else values
+    if text.startswith("dict"):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {value!r} is not a mapping; expected keys and values")
+        return value
+    if "bool" in text:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {value!r}; expected true or false")
+        return value
+    if "int" in text and "float" not in text:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {value!r}; expected an integer")
+        return value
+    if "float" in text:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: {value!r}; expected a number")
+        return float(value)
+    if "str" in text:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {value!r}; expected a string")
+        return value
+    return value
+
+
+def _section(cls: type, values: Any, where: str) -> Any:
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: {values!r} is not a mapping; expected keys of {cls.__name__}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"{where}: unknown key {key!r}{suggest(str(key), names) or f'; expected one of {names}'}")
+        kwargs[key] = _check_type(f"{where}.{key}", value, hints[key])
+    return cls(**kwargs)
+
+
+def from_dict(values: dict[str, Any], source: str = "<config>") -> PretrainConfig:
+    """A checked :class:`PretrainConfig` from nested dicts (as read from YAML)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections {_SECTIONS}; got {type(values).__name__}")
+    sections = {}
+    for key, value in values.items():
+        if key in RUN_METADATA:
+            continue
+        if key not in _SECTIONS:
+            raise ConfigError(
+                f"{source}: unknown section {key!r}{suggest(str(key), _SECTIONS) or ''}; expected {list(_SECTIONS)}"
+            )
+        sections[key] = _section(_SECTIONS[key], value, f"{source}: {key}")
+    config = PretrainConfig(**sections)
+    validate(config, source)
+    return config
+
+
+def validate(config: PretrainConfig, source: str = "<config>") -> None:
+    """Values that cannot work, each reported with the key that holds it."""
+    train = config.train
+    checks = [
+        ("train.epochs", train.epochs >= 1, "at least 1"),
+        ("train.batch_size", train.batch_size >= 2, "at least 2 (contrastive losses need negatives)"),
+        ("train.lr", train.lr > 0, "a positive learning rate"),
+        ("train.warmup", 0 <= train.warmup < 1, "a fraction in [0, 1)"),
+        ("train.precision", train.precision in ("fp32", "bf16"), "'fp32' or 'bf16'"),
+        ("train.log_every", train.log_every >= 1, "at least 1"),
+        ("train.checkpoint_every", train.checkpoint_every >= 1, "at least 1"),
+        ("train.keep_checkpoints", train.keep_checkpoints >= 1, "at least 1"),
+        ("train.max_steps", train.max_steps is None or train.max_steps >= 1, "at least 1, or null"),
+        ("train.steps_per_epoch", train.steps_per_epoch is None or train.steps_per_epoch >= 1, "at least 1, or null"),
+        ("train.clip_grad", train.clip_grad is None or train.clip_grad > 0, "a positive norm, or null"),
+        ("augment.views", config.augment.views in ("two", "replicas"), "'two' or 'replicas'"),
+        ("data.workers", config.data.workers >= 0, "0 or more"),
+    ]
+    for key, ok, expected in checks:
+        if not ok:
+            section, name = key.split(".")
+            value = getattr(getattr(config, section), name)
+            raise ConfigError(f"{source}: {key}={value!r}; expected {expected}")
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line: what the YAML parser found wrong, and where."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.epochs=5"`` -> ``(["train", "epochs"], 5)``; the value is read as YAML (``[a, b]``, ``null``)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. train.epochs=5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({_yaml_problem(err)})") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Nested ``values`` with each ``key=value`` of ``overrides`` set (sections and dict keys are created)."""
+    for text in overrides:
+        path, value = parse_override(text)
+        if len(path) < 2:
+            raise ConfigError(f"--set {text!r}: expected section.key=value, sections {list(_SECTIONS)}")
+        node = values
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: {part!r} holds {child!r}, not a section")
+            node = child
+        node[path[-1]] = value
+    return values
+
+
+def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> PretrainConfig:
+    """Read a YAML config (or start from the defaults when ``path`` is None) and apply ``--set`` overrides.
+
+    Raises:
+        ConfigError: an unreadable file, invalid YAML, an unknown section or key, a bad value.
+    """
+    values: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text()
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read the config ({err.strerror})") from None
+        try:
+            values = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
+    values = apply_overrides(values, list(overrides or []))
+    return from_dict(values, source)
+
+
+def save_config(config: PretrainConfig, path: str | os.PathLike, **extra: Any) -> Path:
+    """Write the resolved config as YAML (atomically), with ``extra`` top-level keys such as the version."""
+    with written_atomically(path) as partial:
+        partial.write_text(yaml.safe_dump({**extra, **config.to_dict()}, sort_keys=False))
+    return Path(path)
+
+
+def read_resolved(path: str | os.PathLike) -> PretrainConfig:
+    """The config saved in a run directory by :func:`save_config`."""
+    return load_config(path)
+
+
+RUN_METADATA = ("version", "torch")
+"""Top-level keys :func:`save_config` adds to a run's config, skipped when it is read back."""
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "augment": AugmentConfig,
+    "loss": LossConfig,
+    "train": TrainConfig,
+}
+
+__all__ = [
+    "AugmentConfig",
+    "ConfigError",
+    "DataConfig",
+    "LossConfig",
+    "ModelConfig",
+    "PretrainConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "from_dict",
+    "load_config",
+    "read_resolved",
+    "save_config",
+]

@@ -1,0 +1,119 @@
+"""A run directory: its layout, checkpoints written atomically, and the trained encoder read back.
+
+    RUN/config.yaml            the resolved config, with the jetgraph and torch versions
+    RUN/checkpoints/step-00000500.pt   model, head, loss, optimiser, schedule, RNG states, position
+    RUN/metrics.csv            one row per logged step and per evaluation
+    RUN/events.out.tfevents.*  the same for TensorBoard
+
+A checkpoint is written to ``.partial`` and renamed, so a run killed mid-write leaves the previous
+checkpoint as the latest complete one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jetgraph.config import PretrainConfig, read_resolved
+from jetgraph.errors import JetGraphError
+from jetgraph.io.files import written_atomically
+
+CONFIG = "config.yaml"
+CHECKPOINTS = "checkpoints"
+METRICS = "metrics.csv"
+_STEP = re.compile(r"^step-(\d+)\.pt$")
+
+
+class RunError(JetGraphError):
+    """A run directory without a config or a checkpoint, or with one that cannot be read."""
+
+
+def checkpoint_path(run_dir: str | os.PathLike, step: int) -> Path:
+    return Path(run_dir) / CHECKPOINTS / f"step-{step:08d}.pt"
+
+
+def checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The complete checkpoints of a run, oldest first."""
+    folder = Path(run_dir) / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    found = checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def save_checkpoint(run_dir: str | os.PathLike, step: int, state: dict[str, Any], keep: int) -> Path:
+    """Write ``state`` as the checkpoint of ``step`` (atomically) and delete all but the ``keep`` newest."""
+    path = checkpoint_path(run_dir, step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with written_atomically(path) as partial:
+        torch.save(state, partial)
+    for old in checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise RunError(f"{path}: cannot read the checkpoint ({err})") from None
+
+
+def run_config(run_dir: str | os.PathLike) -> PretrainConfig:
+    """The resolved config of a run.
+
+    Raises:
+        RunError: the directory has no ``config.yaml`` (not a pretraining run).
+    """
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise RunError(f"{run_dir}: not a run directory (no {CONFIG}); expected the --out of jetgraph pretrain")
+    return read_resolved(path)
+
+
+def load_encoder(
+    run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None
+) -> tuple[torch.nn.Module, PretrainConfig, dict[str, Any]]:
+    """The trained encoder of a run (latest checkpoint unless one is named), in eval mode on the CPU.
+
+    Returns:
+        ``(encoder, config, checkpoint info)``, the info holding ``step`` and ``path``.
+
+    Raises:
+        RunError: no config, no checkpoint, or a checkpoint of another model.
+    """
+    from jetgraph.models import build_encoder
+
+    config = run_config(run_dir)
+    path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
+    if path is None:
+        raise RunError(f"{run_dir}: no checkpoint in {CHECKPOINTS}/; the run has not saved one yet")
+    state = load_checkpoint(path)
+    encoder = build_encoder(config.model.encoder, state["in_features"], **config.model.params)
+    try:
+        encoder.load_state_dict(state["encoder"])
+    except (KeyError, RuntimeError) as err:
+        raise RunError(f"{path}: does not match the encoder of {run_dir}/{CONFIG} ({err})") from None
+    encoder.eval()
+    return encoder, config, {"step": int(state["step"]), "path": str(path)}
+
+
+__all__ = [
+    "RunError",
+    "checkpoint_path",
+    "checkpoints",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "load_encoder",
+    "run_config",
+    "save_checkpoint",
+]

@@ -1,0 +1,474 @@
+"""Contrastive pretraining: :class:`Trainer` and :func:`pretrain`, on one core or under ``torchrun``.
+
+One step: a batch of jets -> two views (:class:`jetgraph.inputs.Inputs`) -> one forward of the
+encoder and head on both views together -> loss (NT-Xent gathers negatives from every rank) ->
+backward, gradient clipping, AdamW, warm-up + cosine schedule. Every ``checkpoint_every`` steps
+the whole state is saved atomically (:mod:`jetgraph.runs`), including the random generators and the
+position in the epoch, so ``resume=True`` continues with the same next batch and the same numbers.
+After every epoch the held-out jets give the loss and the alignment and uniformity of the
+representation (Wang & Isola 2020).
+
+Under ``torchrun --nproc-per-node N -m jetgraph pretrain ...`` each process joins the group
+(gloo on CPU, NCCL on GPU), reads its own shard of the files, and DistributedDataParallel averages
+the gradients. Ranks stop an epoch together when the first of them runs out of batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+import jetgraph
+from jetgraph import runs
+from jetgraph.batch import JetBatch
+from jetgraph.config import ConfigError, PretrainConfig, load_config, save_config
+from jetgraph.data import JetDataset
+from jetgraph.errors import suggest
+from jetgraph.features import num_node_features
+from jetgraph.inputs import EncoderInput, Inputs
+from jetgraph.losses import alignment, build_loss, pair_accuracy, uniformity
+from jetgraph.models import ENCODERS, ModelError, ProjectionHead, build_encoder
+
+METRIC_FIELDS = [
+    "step",
+    "epoch",
+    "split",
+    "loss",
+    "lr",
+    "jets_per_s",
+    "alignment",
+    "uniformity",
+    "pair_accuracy",
+    "temperature",
+]
+
+
+class Contrastive(torch.nn.Module):
+    """An encoder and its projection head: ``forward(inputs) -> (representation h, embedding z)``."""
+
+    def __init__(self, encoder: torch.nn.Module, head: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, inputs: EncoderInput) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(inputs)
+        return h, self.head(h)
+
+
+@dataclass
+class PretrainResult:
+    """What a finished :func:`pretrain` leaves: where, how far, and the last held-out metrics."""
+
+    run_dir: Path
+    steps: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def join(first: EncoderInput, second: EncoderInput) -> EncoderInput:
+    """Both views as one input (2B jets), so the model runs once per step (DDP needs one forward)."""
+    if isinstance(first, JetBatch):
+        return JetBatch.cat([first, second])
+    return torch.cat([first, second])
+
+
+def cosine_schedule(total_steps: int, warmup: float) -> Any:
+    """Learning-rate factor per step: linear warm-up over ``warmup`` of the steps, then cosine to zero."""
+    warm = max(1, round(warmup * total_steps)) if warmup > 0 else 0
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = min(1.0, (step - warm) / max(1, total_steps - warm))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device={name!r}; expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name!r}, but torch sees no CUDA device; use auto or cpu")
+    return device
+
+
+class Trainer:
+    """Pretrain the encoder of ``config`` into ``run_dir`` (see the module for what a step does).
+
+    Args:
+        config: the resolved pretraining config.
+        run_dir: where the config, checkpoints and metrics go (rank 0 writes them).
+        resume: continue from the latest checkpoint in ``run_dir`` (from scratch when there is none).
+
+    Raises:
+        RunError: ``run_dir`` already holds checkpoints and ``resume`` is False.
+        ConfigError, FileFormatError, ModelError, LossError, AugmentError: from the config's pieces.
+    """
+
+    def __init__(self, config: PretrainConfig, run_dir: str | os.PathLike, *, resume: bool = False) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        train = config.train
+        if not config.data.train:
+            raise ConfigError("data.train is empty; expected the training files (e.g. --set data.train=data/qg.root)")
+        if runs.checkpoints(self.run_dir) and not resume:
+            raise runs.RunError(f"{self.run_dir} already holds checkpoints; pass --resume, or another --out")
+        if train.threads:
+            torch.set_num_threads(train.threads)
+        self.device = _device(train.device)
+        self._owns_group = False
+        self.rank, self.world_size = self._join_group()
+        self.is_main = self.rank == 0
+
+        # data: each rank reads its own shard; drop_last keeps every batch (and rank) the same size
+        self.dataset = JetDataset(
+            config.data.train,
+            train.batch_size,
+            recipe=config.data.recipe,
+            step_size=config.data.step_size,
+            shuffle_buffer=config.data.shuffle_buffer,
+            seed=train.seed,
+            drop_last=True,
+        )
+        self.loader = DataLoader(self.dataset, batch_size=None, num_workers=config.data.workers)
+
+        # model: sized from the first batch's inputs, identical on every rank (seeded, then DDP broadcasts)
+        torch.manual_seed(train.seed)
+        encoder_class = _encoder_class(config.model.encoder)
+        self.inputs = Inputs(config.augment, encoder_class.input_kind)
+        if config.model.in_features is None:
+            probe = next(iter(JetDataset(config.data.train, 2, recipe=config.data.recipe, rank=0, world_size=1)))
+            config.model.in_features = _in_features(self.inputs.plain(probe), encoder_class.input_kind)
+        torch.manual_seed(train.seed)
+        encoder = build_encoder(config.model.encoder, config.model.in_features, **config.model.params)
+        head = ProjectionHead(encoder.rep_dim, **config.model.head)
+        self.module = Contrastive(encoder, head).to(self.device)
+        self.loss = build_loss(config.loss.name, **config.loss.params).to(self.device)
+        self.eval_loss = build_loss(config.loss.name, **{**config.loss.params, "gather_distributed": False})
+        self.model: torch.nn.Module = self.module
+        if self.world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = torch.nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+        if train.compile:
+            self.model = torch.compile(self.model)
+
+        decay = [p for p in self.module.parameters() if p.ndim >= 2]
+        no_decay = [p for p in self.module.parameters() if p.ndim < 2] + list(self.loss.parameters())
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=train.lr,
+        )
+        self.steps_per_epoch = train.steps_per_epoch or self._count_steps()
+        self.total_steps = self.steps_per_epoch * train.epochs
+        if train.max_steps is not None:
+            self.total_steps = min(self.total_steps, train.max_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, cosine_schedule(self.steps_per_epoch * train.epochs, train.warmup)
+        )
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(int(np.random.SeedSequence([train.seed, self.rank]).generate_state(1)[0]))
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0  # batches of the current epoch already trained on
+        self.metric_rows = 0
+        self._purge_step: int | None = None  # TensorBoard drops events after this step (a resumed run)
+        self.val_batches = self._validation_batches()
+
+        if resume and (latest := runs.latest_checkpoint(self.run_dir)) is not None:
+            self._restore(runs.load_checkpoint(latest))
+        elif self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, self.run_dir / runs.CONFIG, version=jetgraph.__version__, torch=str(torch.__version__))
+            (self.run_dir / runs.METRICS).unlink(missing_ok=True)
+        self._writer = None
+
+    # ------------------------------------------------------------------------------------ setup
+
+    def _join_group(self) -> tuple[int, int]:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self._owns_group = True
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _count_steps(self) -> int:
+        jets = sum(jetgraph.count(path, self.config.data.recipe) for path in self.dataset.files)
+        return max(1, jets // (self.config.train.batch_size * self.world_size))
+
+    def _validation_batches(self) -> list[JetBatch]:
+        """Up to ``data.val_jets`` held-out jets (the training files' first ones when there are none), rank 0 only."""
+        if not self.is_main:
+            return []
+        files = self.config.data.val or self.config.data.train
+        dataset = JetDataset(files, self.config.train.batch_size, recipe=self.config.data.recipe, rank=0, world_size=1)
+        batches, seen = [], 0
+        for batch in dataset:
+            if seen >= self.config.data.val_jets:
+                break
+            batch = batch.take(slice(0, self.config.data.val_jets - seen))
+            if batch.num_jets >= 2:
+                batches.append(batch)
+            seen += batch.num_jets
+        return batches
+
+    # ------------------------------------------------------------------------------- checkpoints
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "metric_rows": self.metric_rows,
+            "in_features": self.config.model.in_features,
+            "encoder": self.module.encoder.state_dict(),
+            "head": self.module.head.state_dict(),
+            "loss": self.loss.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "version": jetgraph.__version__,
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.module.encoder.load_state_dict(state["encoder"])
+        self.module.head.load_state_dict(state["head"])
+        self.loss.load_state_dict(state["loss"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.batch_in_epoch, self.metric_rows = int(state["batch_in_epoch"]), int(state["metric_rows"])
+        self._purge_step = self.step + 1
+        if self.is_main:  # rows logged after the checkpoint are logged again
+            path = self.run_dir / runs.METRICS
+            if path.exists():
+                with path.open() as handle:
+                    rows = list(csv.DictReader(handle))[: self.metric_rows]
+                with path.open("w", newline="") as handle:
+                    writer = csv.DictWriter(handle, METRIC_FIELDS)
+                    writer.writeheader()
+                    writer.writerows(rows)
+
+    def save(self) -> None:
+        if self.is_main:
+            runs.save_checkpoint(self.run_dir, self.step, self.state(), self.config.train.keep_checkpoints)
+
+    # ----------------------------------------------------------------------------------- logging
+
+    def _log(self, row: dict[str, Any]) -> None:
+        if not self.is_main:
+            return
+        path = self.run_dir / runs.METRICS
+        new = not path.exists()
+        with path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, METRIC_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k, "") for k in METRIC_FIELDS})
+        self.metric_rows += 1
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.run_dir), purge_step=self._purge_step)
+        for key in METRIC_FIELDS[3:]:
+            if row.get(key) not in (None, ""):
+                self._writer.add_scalar(f"{row['split']}/{key}", float(row[key]), int(row["step"]))
+
+    # ----------------------------------------------------------------------------------- training
+
+    def _all_have(self, has_batch: bool) -> bool:
+        """True while every rank still has a batch (ranks may hold unequal shards)."""
+        if self.world_size == 1:
+            return has_batch
+        flag = torch.tensor([int(has_batch)], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item())
+
+    def _forward_loss(self, batch: JetBatch) -> torch.Tensor:
+        first, second = self.inputs.pair(batch.to(self.device), self.generator)
+        n = batch.num_jets
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16"):
+            _, z = self.model(join(first, second))
+        z = z.float()
+        return self.loss(z[:n], z[n:])
+
+    def train_step(self, batch: JetBatch) -> float:
+        """One optimisation step on ``batch``; returns the loss."""
+        loss = self._forward_loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.world_size > 1:  # the loss's own parameters (a learnable temperature) are outside DDP
+            for parameter in self.loss.parameters():
+                if parameter.grad is not None:
+                    dist.all_reduce(parameter.grad)
+                    parameter.grad /= self.world_size
+        if self.config.train.clip_grad is not None:
+            torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.config.train.clip_grad)
+        self.optimizer.step()
+        self.scheduler.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Loss; alignment, uniformity and pair accuracy of the representation on held-out jets (rank 0; {} elsewhere).
+
+        Alignment alone misleads early: an untrained encoder maps all jets close together, so its
+        positive pairs are "aligned" and nothing is uniform. ``pair_accuracy`` (is a view's nearest
+        neighbour among the other views its partner?) and uniformity show the representation spreading out.
+        """
+        if not self.is_main or not self.val_batches:
+            return {}
+        self.module.eval()
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(self.config.train.seed + 1_000_003)  # the same views at every evaluation
+        total, jets, firsts, seconds = 0.0, 0, [], []
+        for batch in self.val_batches:
+            first, second = self.inputs.pair(batch.to(self.device), generator)
+            n = batch.num_jets
+            h, z = self.module(join(first, second))
+            total += float(self.eval_loss(z[:n].float(), z[n:].float())) * n
+            jets += n
+            firsts.append(h[:n].float())
+            seconds.append(h[n:].float())
+        self.module.train()
+        h1, h2 = torch.cat(firsts), torch.cat(seconds)
+        return {
+            "loss": total / jets,
+            "alignment": float(alignment(h1, h2)),
+            "uniformity": float(uniformity(h1)),
+            "pair_accuracy": float(pair_accuracy(h1, h2)),
+        }
+
+    def _evaluate_and_log(self) -> dict[str, float]:
+        metrics = self.evaluate()
+        if metrics:
+            self._log({"step": self.step, "epoch": self.epoch, "split": "val", **metrics})
+        return metrics
+
+    def fit(self) -> PretrainResult:
+        """Train until ``train.epochs`` (or ``train.max_steps``); checkpoint, log, evaluate on the way."""
+        train = self.config.train
+        metrics: dict[str, float] = {}
+        if self.step == 0:
+            metrics = self._evaluate_and_log()  # the untrained encoder: the reference for the curves
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            disable=not (self.is_main and train.progress),
+            desc="pretrain",
+            unit="step",
+            dynamic_ncols=True,
+        )
+        done = self.step >= self.total_steps
+        window_jets, window_start, last_loss = 0, time.perf_counter(), float("nan")
+        while not done and self.epoch < train.epochs:
+            self.dataset.set_epoch(self.epoch)
+            batches = iter(self.loader)
+            for _ in range(self.batch_in_epoch):  # a resumed epoch: the batches already trained on
+                next(batches, None)
+            while True:
+                batch = next(batches, None)
+                if not self._all_have(batch is not None):
+                    break
+                last_loss = self.train_step(batch)
+                self.step += 1
+                self.batch_in_epoch += 1
+                window_jets += batch.num_jets * self.world_size
+                bar.update(1)
+                if self.step % train.log_every == 0:
+                    rate = window_jets / (time.perf_counter() - window_start)
+                    bar.set_postfix(loss=f"{last_loss:.4f}", jets_s=f"{rate:,.0f}")
+                    self._log(
+                        {
+                            "step": self.step,
+                            "epoch": self.epoch,
+                            "split": "train",
+                            "loss": last_loss,
+                            "lr": self.scheduler.get_last_lr()[0],
+                            "jets_per_s": rate,
+                            "temperature": getattr(self.loss, "temperature", ""),
+                        }
+                    )
+                    window_jets, window_start = 0, time.perf_counter()
+                if self.step >= self.total_steps:
+                    done = True
+                    break
+                if self.step % train.checkpoint_every == 0:
+                    self.save()
+            metrics = self._evaluate_and_log() or metrics
+            if not done:
+                self.epoch += 1
+                self.batch_in_epoch = 0
+        bar.close()
+        self.save()
+        self.close()
+        return PretrainResult(self.run_dir, self.step, metrics)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+            self._owns_group = False
+
+
+def _encoder_class(name: str) -> type:
+    if name not in ENCODERS:
+        raise ModelError(f"model.encoder={name!r}: unknown encoder{suggest(name, ENCODERS)}; expected {list(ENCODERS)}")
+    return ENCODERS[name]
+
+
+def _in_features(inputs: EncoderInput, kind: str) -> int:
+    return int(inputs.shape[1]) if kind == "image" else num_node_features(inputs)
+
+
+def pretrain(
+    config: PretrainConfig | str | os.PathLike | None,
+    out: str | os.PathLike,
+    *,
+    overrides: list[str] | None = None,
+    resume: bool = False,
+) -> PretrainResult:
+    """Pretrain an encoder (the public entry point behind ``jetgraph pretrain``).
+
+    Args:
+        config: a config, or a YAML file; with ``resume`` and None, the run's own ``config.yaml``.
+        out: the run directory.
+        overrides: ``key=value`` strings applied on top (``train.epochs=5``).
+        resume: continue the run in ``out`` from its latest checkpoint.
+    """
+    if config is None or not isinstance(config, PretrainConfig):
+        if config is None and resume and (Path(out) / runs.CONFIG).is_file():
+            config = Path(out) / runs.CONFIG
+        config = load_config(config, overrides)
+    elif overrides:
+        raise ConfigError("overrides apply to a config file; got a PretrainConfig object and overrides")
+    return Trainer(config, out, resume=resume).fit()
+
+
+__all__ = ["Contrastive", "PretrainResult", "Trainer", "cosine_schedule", "join", "pretrain"]
