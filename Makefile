@@ -15,12 +15,17 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP)
 
-# Real quark and gluon jets (Pythia 8 + FastJet), two detector replicas each, and their jet images.
+# Real quark and gluon jets (Pythia 8 + FastJet), two detector replicas each, their jet images; a short
+# contrastive pretraining of the particle transformer on them, and their frozen representations.
 demo: $(STAMP)
 	$(VENV)/bin/jetgraph generate qg --jets $(DEMO_JETS) --replicas 2 --workers 2 --out $(DEMO_DIR)/qg.root
 	$(VENV)/bin/jetgraph inspect $(DEMO_DIR)/qg.root
 	$(VENV)/bin/jetgraph images $(DEMO_DIR)/qg.root --out $(DEMO_DIR)/qg_images.h5
 	$(VENV)/bin/jetgraph inspect $(DEMO_DIR)/qg_images.h5
+	rm -rf $(DEMO_DIR)/run
+	$(VENV)/bin/jetgraph pretrain --config configs/pretrain/qg_transformer.yaml --out $(DEMO_DIR)/run \
+		--set data.train=$(DEMO_DIR)/qg.root --set 'data.val=[]' --set train.epochs=3 --set train.batch_size=64
+	$(VENV)/bin/jetgraph embed $(DEMO_DIR)/run --data $(DEMO_DIR)/qg.root --out $(DEMO_DIR)/qg_embedding.h5
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -9,8 +9,14 @@ Submodules, in the order data flows through them:
 - :mod:`jetgraph.data`: ``JetDataset``, files streamed as shuffled batches, sharded over workers and ranks.
 - :mod:`jetgraph.augment`: batched physics augmentations and view makers for contrastive learning.
 - :mod:`jetgraph.features`: raw kinematics to model inputs: node features, edges, padding, images.
+- :mod:`jetgraph.inputs`: what an encoder sees: augmented positive pairs, or plain inputs.
+- :mod:`jetgraph.models`: encoders by name (transformer, edgeconv, resnet) and the projection head.
+- :mod:`jetgraph.losses`: NT-Xent (negatives gathered across DDP ranks), VICReg, alignment, uniformity.
+- :mod:`jetgraph.config`: pretraining configs (YAML, ``--set`` overrides); :mod:`jetgraph.runs`: run directories.
+- :mod:`jetgraph.train`: ``Trainer`` and ``pretrain``, one core or many GPUs under torchrun.
+- :mod:`jetgraph.probes`: ``embed``, frozen representations of any jet file.
 - :mod:`jetgraph.errors`: :class:`JetGraphError` and its children, every user-facing failure.
-- :mod:`jetgraph.cli`: the ``jetgraph`` command (``inspect``, ``generate``, ``images``).
+- :mod:`jetgraph.cli`: the ``jetgraph`` command (``inspect``, ``generate``, ``images``, ``pretrain``, ``embed``).
 """
 
 from __future__ import annotations

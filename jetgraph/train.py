@@ -19,6 +19,7 @@ import csv
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,10 @@ from jetgraph import runs
 from jetgraph.batch import JetBatch
 from jetgraph.config import ConfigError, PretrainConfig, load_config, save_config
 from jetgraph.data import JetDataset
-from jetgraph.errors import suggest
+from jetgraph.errors import JetGraphError, suggest
 from jetgraph.features import num_node_features
 from jetgraph.inputs import EncoderInput, Inputs
+from jetgraph.io.files import expand_paths
 from jetgraph.losses import alignment, build_loss, pair_accuracy, uniformity
 from jetgraph.models import ENCODERS, ModelError, ProjectionHead, build_encoder
 
@@ -52,6 +54,10 @@ METRIC_FIELDS = [
     "pair_accuracy",
     "temperature",
 ]
+
+
+class TrainError(JetGraphError):
+    """Training that cannot go on: e.g. an epoch without a single full batch on some rank."""
 
 
 class Contrastive(torch.nn.Module):
@@ -139,6 +145,8 @@ class Trainer:
         self.is_main = self.rank == 0
 
         # data: each rank reads its own shard; drop_last keeps every batch (and rank) the same size
+        self.file_jets = [jetgraph.count(path, config.data.recipe) for path in expand_paths(config.data.train)]
+        self._fit_step_size()
         self.dataset = JetDataset(
             config.data.train,
             train.batch_size,
@@ -214,8 +222,27 @@ class Trainer:
         return 0, 1
 
     def _count_steps(self) -> int:
-        jets = sum(jetgraph.count(path, self.config.data.recipe) for path in self.dataset.files)
-        return max(1, jets // (self.config.train.batch_size * self.world_size))
+        return max(1, sum(self.file_jets) // (self.config.train.batch_size * self.world_size))
+
+    def _fit_step_size(self) -> None:
+        """Make chunks small enough that every shard (rank x DataLoader worker) gets some.
+
+        Shards own whole chunks (:class:`~jetgraph.data.JetDataset`): a 5,000-jet file read in
+        10,000-jet chunks is one chunk, and a second rank would train on nothing.
+        """
+        data = self.config.data
+        shards = self.world_size * max(1, data.workers)
+        chunks = sum(math.ceil(n / data.step_size) for n in self.file_jets)
+        if shards > 1 and chunks < 2 * shards:
+            smaller = max(1, sum(self.file_jets) // (2 * shards))
+            if smaller < data.step_size:
+                if self.is_main:
+                    warnings.warn(
+                        f"data.step_size={data.step_size} makes {chunks} chunk(s) of the training files for "
+                        f"{shards} shards (ranks x workers); using data.step_size={smaller} so that each gets data",
+                        stacklevel=3,
+                    )
+                data.step_size = smaller
 
     def _validation_batches(self) -> list[JetBatch]:
         """Up to ``data.val_jets`` held-out jets (the training files' first ones when there are none), rank 0 only."""
@@ -419,6 +446,12 @@ class Trainer:
                     break
                 if self.step % train.checkpoint_every == 0:
                     self.save()
+            if self.batch_in_epoch == 0:
+                raise TrainError(
+                    f"epoch {self.epoch} had no training batch on every rank: the training files hold "
+                    f"{sum(self.file_jets)} jets, fewer than train.batch_size={train.batch_size} per rank "
+                    f"x {self.world_size} rank(s) per chunk; lower train.batch_size or data.step_size"
+                )
             metrics = self._evaluate_and_log() or metrics
             if not done:
                 self.epoch += 1
@@ -471,4 +504,4 @@ def pretrain(
     return Trainer(config, out, resume=resume).fit()
 
 
-__all__ = ["Contrastive", "PretrainResult", "Trainer", "cosine_schedule", "join", "pretrain"]
+__all__ = ["Contrastive", "PretrainResult", "TrainError", "Trainer", "cosine_schedule", "join", "pretrain"]

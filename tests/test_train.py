@@ -212,8 +212,35 @@ def detector_file(jetclass, tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS.glob("*.yaml")))
 def test_every_shipped_config_trains(name, jetclass, detector_file, tmp_path):
     data = detector_file if "replicas" in name else jetclass
-    overrides = [f"data.train={data}", "data.val=[]", "train.max_steps=2", "train.batch_size=16", "train.progress=false"]
+    overrides = [
+        f"data.train={data}",
+        "data.val=[]",
+        "train.max_steps=2",
+        "train.batch_size=16",
+        "train.progress=false",
+    ]
     result = pretrain(CONFIGS / f"{name}.yaml", tmp_path / name, overrides=overrides)
     assert result.steps == 2 and np.isfinite(result.metrics["loss"])
     encoder, config, _ = runs.load_encoder(tmp_path / name)
     assert config.model.encoder in name
+
+
+def test_bf16_autocast_steps_close_to_fp32(jetclass, tmp_path):
+    """bf16 autocast (CPU) runs the same step; its first loss is the fp32 one to bf16 precision."""
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        config = load_config(
+            None,
+            [
+                *TINY,
+                f"data.train={jetclass}",
+                "train.max_steps=1",
+                "train.batch_size=32",
+                "train.log_every=1",
+                f"train.precision={precision}",
+            ],
+        )
+        pretrain(config, tmp_path / precision)
+        losses[precision] = float(next(r for r in _metrics(tmp_path / precision) if r["split"] == "train")["loss"])
+    assert losses["bf16"] != losses["fp32"]  # autocast really ran in bf16
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.02)
