@@ -201,6 +201,55 @@ def embed(
 
 
 @app.command()
+def probe(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by jetgraph pretrain.")],
+    task: Annotated[str, typer.Option(help="qg or top (classification), energy (regression).")] = "qg",
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", "-d", help="Labelled jet files [the run's data.val].")
+    ] = None,
+    label_fractions: Annotated[str, typer.Option(help="Fractions of training labels, comma-separated.")] = "0.01,0.1,1",
+    recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the probes and the bootstrap.")] = 0,
+) -> None:
+    """Measure what a frozen representation knows: probes, label-fraction scan, baselines, plots."""
+    from jetgraph.probes.run import format_table
+    from jetgraph.probes.run import probe as run_probe
+
+    try:
+        fractions = [float(f) for f in label_fractions.split(",") if f.strip()]
+    except ValueError:
+        typer.echo(f"error: --label-fractions {label_fractions!r}: expected numbers such as 0.01,0.1,1", err=True)
+        raise typer.Exit(code=2) from None
+    files = [str(d) for d in data] if data else None
+    results = run(
+        run_probe,
+        run_dir,
+        task,
+        files,
+        label_fractions=fractions,
+        recipe=recipe,
+        seed=seed,
+        progress=sys.stderr.isatty(),
+    )
+    typer.echo(format_table(results))
+    typer.echo(f"\n{run_dir}/probe/{task}.json; figures: " + ", ".join(results["figures"]))
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Probed run directories.")],
+    task: Annotated[str, typer.Option(help="The probe task to compare (qg or top).")] = "qg",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the table and the figure go.")] = Path("compare"),
+) -> None:
+    """Put several probed runs side by side: one Markdown table, one figure."""
+    from jetgraph.probes.compare import compare as compare_runs
+
+    table, figure = run(compare_runs, [str(r) for r in run_dirs], task, out)
+    typer.echo(table.read_text())
+    typer.echo(f"{table}, {figure}")
+
+
+@app.command()
 def recipes() -> None:
     """List the built-in data recipes (the formats jetgraph reads without a recipe file)."""
     from jetgraph.io.recipe import builtin_recipes

@@ -1,0 +1,278 @@
+"""Frozen-backbone classification probes: a cheap scikit-learn model fitted on fixed jet representations.
+
+The representation is never trained here; a probe measures how much of the class information an encoder
+put in it, in the form the probe can read: ``linear`` (the "linear classifier test" of the SSL
+literature), ``mlp`` (one hidden layer of 300, as in the detector-replica studies), ``knn`` (no
+training at all) and ``gbdt`` (gradient-boosted trees, the strong baseline on classic jet observables).
+
+Every probe is a :class:`~sklearn.pipeline.Pipeline` that standardises the inputs first (with the
+training mean and spread), so that the probe does not depend on the representation's units.
+Arrays go in and come out as numpy; the same ``seed`` gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import Normalizer, StandardScaler
+
+from jetgraph.errors import suggest
+from jetgraph.probes.metrics import ProbeError
+
+__all__ = ["PROBES", "fit_score", "label_fraction_indices", "make_classifier", "split_indices"]
+
+PROBES = ("linear", "mlp", "knn", "gbdt")
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool) and value > 0
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+
+
+def _layers(value: Any) -> bool:
+    return isinstance(value, tuple | list) and len(value) > 0 and all(_count(v) for v in value)
+
+
+def _flag(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+# The parameters each probe accepts: name -> (default, check, what the check wants).
+_Spec = Mapping[str, tuple[Any, Callable[[Any], bool], str]]
+_CLASSIFIER_PARAMS: dict[str, _Spec] = {
+    "linear": {
+        "C": (1.0, _positive, "a positive number"),
+        "max_iter": (2000, _count, "a positive integer"),
+    },
+    "mlp": {
+        "hidden_layer_sizes": ((300,), _layers, "a tuple of positive integers"),
+        "max_iter": (200, _count, "a positive integer"),
+        "alpha": (1e-4, _positive, "a positive number"),
+        "learning_rate_init": (1e-3, _positive, "a positive number"),
+    },
+    "knn": {
+        "k": (25, _count, "a positive integer"),
+        "normalize": (False, _flag, "True or False"),
+    },
+    "gbdt": {
+        "max_iter": (100, _count, "a positive integer"),
+        "learning_rate": (0.1, _positive, "a positive number"),
+        "max_leaf_nodes": (31, lambda v: _count(v) and v >= 2, "an integer >= 2"),
+    },
+}
+
+
+def resolve_params(kind: str, params: Mapping[str, Any], table: Mapping[str, _Spec], what: str) -> dict[str, Any]:
+    """Check ``kind`` and ``params`` against ``table`` and return every parameter, defaults filled in.
+
+    Raises:
+        ProbeError: an unknown kind, an unknown parameter or a value of the wrong kind.
+    """
+    if kind not in table:
+        known = ", ".join(repr(k) for k in table)
+        raise ProbeError(f"{what} kind {kind!r} is not known{suggest(str(kind), table)}; known kinds: {known}")
+    spec = table[kind]
+    for name, value in params.items():
+        if name not in spec:
+            accepted = ", ".join(repr(p) for p in spec)
+            raise ProbeError(f"{what} {kind!r} has no parameter {name!r}; it accepts {accepted}")
+        _, check, wanted = spec[name]
+        if not check(value):
+            raise ProbeError(f"{what} {kind!r}: {name}={value!r}; expected {wanted}")
+    return {name: params.get(name, default) for name, (default, _, _) in spec.items()}
+
+
+def make_classifier(kind: str, seed: int = 0, **params: Any) -> Pipeline:
+    """Build the unfitted probe ``kind`` (one of :data:`PROBES`): a standardiser followed by the model.
+
+    ``knn`` measures Euclidean distance between standardised representations by default. With
+    ``normalize=True`` each standardised row is scaled to unit length first, which gives the cosine
+    k-nearest-neighbour monitor common in the SSL literature. The default keeps the length because
+    the representation is taken before the projection head, where the contrastive loss does not
+    normalise it, so the length can carry information a cosine probe would never see.
+
+    Args:
+        kind: ``linear``, ``mlp``, ``knn`` or ``gbdt``.
+        seed: the random state of the models that have one (``mlp``, ``gbdt``).
+        **params: ``linear``: ``C``, ``max_iter``; ``mlp``: ``hidden_layer_sizes``, ``max_iter``,
+            ``alpha``, ``learning_rate_init``; ``knn``: ``k`` (25), ``normalize`` (False);
+            ``gbdt``: ``max_iter``, ``learning_rate``, ``max_leaf_nodes``.
+
+    Raises:
+        ProbeError: an unknown kind or parameter, or a bad parameter value.
+    """
+    p = resolve_params(kind, params, _CLASSIFIER_PARAMS, "probe")
+    steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+    if kind == "linear":
+        steps.append(("model", LogisticRegression(C=p["C"], max_iter=p["max_iter"])))
+    elif kind == "mlp":
+        model = MLPClassifier(
+            hidden_layer_sizes=tuple(p["hidden_layer_sizes"]),
+            alpha=p["alpha"],
+            learning_rate_init=p["learning_rate_init"],
+            early_stopping=True,
+            max_iter=p["max_iter"],
+            random_state=seed,
+        )
+        steps.append(("model", model))
+    elif kind == "knn":
+        if p["normalize"]:
+            steps.append(("normalize", Normalizer(norm="l2")))
+        steps.append(("model", KNeighborsClassifier(n_neighbors=p["k"])))
+    else:  # gbdt
+        model = HistGradientBoostingClassifier(
+            max_iter=p["max_iter"],
+            learning_rate=p["learning_rate"],
+            max_leaf_nodes=p["max_leaf_nodes"],
+            random_state=seed,
+        )
+        steps.append(("model", model))
+    return Pipeline(steps)
+
+
+def as_matrix(name: str, x: Any, columns: int | None = None) -> np.ndarray:
+    """Return ``x`` as a finite, non-empty (N, D) float array (float32 stays float32), or raise naming ``name``."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ProbeError(f"{name}: expected a non-empty (N, D) array of representations; got shape {x.shape}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ProbeError(f"{name}: expected numbers; got dtype {x.dtype}")
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    if columns is not None and x.shape[1] != columns:
+        raise ProbeError(f"{name}: {x.shape[1]} columns; the training representations have {columns}")
+    if not np.isfinite(x).all():
+        raise ProbeError(f"{name}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
+    return x
+
+
+def as_vector(name: str, y: Any, length: int | None = None) -> np.ndarray:
+    """Return ``y`` as a non-empty 1-D array of ``length`` rows, or raise naming ``name``."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] == 0:
+        raise ProbeError(f"{name}: expected a non-empty 1-D array; got shape {y.shape}")
+    if length is not None and len(y) != length:
+        raise ProbeError(f"{name}: {len(y)} entries for {length} rows of representations")
+    return y
+
+
+def _binary_labels(name: str, y: Any, length: int) -> np.ndarray:
+    y = as_vector(name, y, length)
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)):
+        if not (np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (y == np.round(y)).all()):
+            raise ProbeError(f"{name}: expected integer class labels; got dtype {y.dtype}")
+    classes = np.unique(y)
+    if len(classes) > 2:
+        raise ProbeError(
+            f"{name}: {len(classes)} classes {classes.tolist()[:10]}; probes handle two classes only for now"
+        )
+    if len(classes) < 2:
+        raise ProbeError(f"{name}: every label is {classes.tolist()[0]}; a probe needs both classes to train on")
+    return y
+
+
+def fit_score(kind: str, x_train: Any, y_train: Any, x_test: Any, seed: int = 0, **params: Any) -> np.ndarray:
+    """Fit the probe ``kind`` on the training jets and return its probability of class 1 for the test jets.
+
+    Binary only: ``y_train`` holds two labels, and the score is the probability of the greater one
+    (class 1 for labels 0/1, the positive class of :func:`sklearn.metrics.roc_auc_score`).
+
+    Shapes:
+        x_train: (N, D); y_train: (N,); x_test: (M, D); returns (M,) float64 in [0, 1].
+
+    Raises:
+        ProbeError: bad kind or parameters, arrays of the wrong shape or with NaN, labels that are not
+            exactly two classes, or ``k`` larger than the training set.
+    """
+    model = make_classifier(kind, seed=seed, **params)
+    x_train = as_matrix("x_train", x_train)
+    y_train = _binary_labels("y_train", y_train, len(x_train))
+    x_test = as_matrix("x_test", x_test, columns=x_train.shape[1])
+    if kind == "knn" and model.named_steps["model"].n_neighbors > len(x_train):
+        k = model.named_steps["model"].n_neighbors
+        raise ProbeError(f"probe 'knn': k={k} neighbours but only {len(x_train)} training jets")
+    if kind == "mlp" and np.unique(y_train, return_counts=True)[1].min() < 20:
+        # early stopping holds out 10% for validation: with a few labels it would hold out no class
+        model.set_params(model__early_stopping=False)
+    model.fit(x_train, y_train)
+    proba = model.predict_proba(x_test)
+    positive = int(np.flatnonzero(model.classes_ == model.classes_.max())[0])
+    return np.asarray(proba[:, positive], dtype=np.float64)
+
+
+def label_fraction_indices(y: Any, fraction: float, seed: int) -> np.ndarray:
+    """Pick a stratified ``fraction`` of the labelled training jets: the label-efficiency scans.
+
+    Each class keeps ``round(fraction * n_class)`` jets (at least 2, so that every class can be fitted),
+    so the class ratio of the subsample matches the full set to within one jet per class. For a given
+    seed the subsets are nested: a smaller fraction picks a subset of what a larger one picks, so the
+    points of a scan differ only by the added labels.
+
+    Shapes:
+        y: (N,) labels of any number of classes; returns sorted int64 indices into ``y``.
+
+    Raises:
+        ProbeError: ``fraction`` outside (0, 1], ``y`` not 1-D, or a class with fewer than 2 jets.
+    """
+    y = as_vector("y", y)
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float | np.integer | np.floating):
+        raise ProbeError(f"fraction={fraction!r}; expected a number in (0, 1]")
+    if not (np.isfinite(fraction) and 0 < fraction <= 1):
+        raise ProbeError(f"fraction={fraction!r}; expected a number in (0, 1]")
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        few = classes[counts < 2].tolist()
+        raise ProbeError(f"y: classes {few} have fewer than 2 jets; each class needs at least 2")
+    if fraction == 1:
+        return np.arange(len(y), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label, count in zip(classes, counts, strict=True):
+        members = np.flatnonzero(y == label)
+        keep = max(2, int(np.round(fraction * count)))
+        chosen.append(members[rng.permutation(count)[:keep]])
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def split_indices(
+    n: int, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split ``range(n)`` at random into train, validation and test indices, reproducibly from ``seed``.
+
+    The sizes are ``round(f * n)`` for train and validation, the rest for test. Each part is sorted
+    (HDF5 reads want increasing indices); together they cover ``0..n-1`` once.
+
+    Returns:
+        ``(train, val, test)``, int64 arrays.
+
+    Raises:
+        ProbeError: ``fractions`` not three non-negative numbers that sum to 1, or a part that would be empty.
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ProbeError(f"n={n!r}; expected a number of jets (a non-negative integer)")
+    values = np.asarray(fractions, dtype=np.float64) if np.ndim(fractions) == 1 else np.zeros(0)
+    if values.shape != (3,) or not np.isfinite(values).all() or (values < 0).any():
+        raise ProbeError(f"fractions={fractions!r}; expected three non-negative numbers (train, val, test)")
+    if abs(values.sum() - 1) > 1e-6:
+        raise ProbeError(f"fractions={fractions!r} sum to {values.sum():g}; they must sum to 1")
+    n_train = int(np.round(values[0] * n))
+    n_val = int(np.round(values[1] * n))
+    n_test = n - n_train - n_val
+    if min(n_train, n_val, n_test) <= 0:
+        raise ProbeError(
+            f"fractions={fractions!r} of n={n} jets give {n_train} train, {n_val} val and {n_test} test jets;"
+            " every part must hold at least one"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    parts = np.split(order, [n_train, n_train + n_val])
+    return tuple(np.sort(part).astype(np.int64) for part in parts)  # type: ignore[return-value]

@@ -1,0 +1,216 @@
+"""``jetgraph probe``: what a frozen representation knows, measured as the SSL-for-jets papers do.
+
+For a run and a labelled jet file: embed every jet once with the frozen encoder (cached in
+``RUN/probe/``), split the jets 60/20/20 with a seed, then on the same test jets
+
+- ``qg`` / ``top`` (classification): linear, MLP and kNN probes on the representation, at each
+  label fraction (1%, 10%, 100% of the training labels by default), next to the classic
+  observables (multiplicity, girth, pT_D, mass/pT, ECFs, τ21) in a logistic regression and a
+  gradient-boosted classifier trained on the same labels; AUC, accuracy and background rejection
+  1/ε_B at ε_S = 0.3 and 0.5 with bootstrap intervals;
+- ``energy`` (regression, detector-level jets with a truth jet): linear and MLP regressions of the
+  truth jet energy from the representation, next to the calibrated sum of cell energies; response
+  and resolution in bins of truth energy.
+
+Results go to ``RUN/probe/<task>.json`` and figures to ``RUN/probe/<task>_*.png``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+import jetgraph
+from jetgraph import runs
+from jetgraph.data import JetDataset
+from jetgraph.io.files import expand_paths, written_atomically
+from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
+from jetgraph.probes.embed import embed
+from jetgraph.probes.metrics import ProbeError, bootstrap, response_resolution
+from jetgraph.probes.observables import OBSERVABLES, cell_energy_sum, observable_matrix
+from jetgraph.probes.plots import label_fraction_figure, map_figure, response_figure, roc_figure
+from jetgraph.probes.regress import calibrate_sum, fit_predict_energy
+
+TASKS = ("qg", "top", "energy")
+REPRESENTATION_PROBES = ("linear", "mlp", "knn")
+BASELINE_PROBES = {"observables (logistic)": "linear", "observables (GBDT)": "gbdt"}
+DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
+
+
+def _cache_key(files: Sequence[str], checkpoint: str) -> str:
+    stamp = [checkpoint, *(f"{f}:{os.path.getsize(f)}:{os.path.getmtime(f)}" for f in files)]
+    return hashlib.sha1("|".join(stamp).encode()).hexdigest()[:12]
+
+
+def _embedding(run_dir: Path, files: list[str], recipe: str | None, progress: bool) -> dict[str, np.ndarray]:
+    """The frozen representations and jet columns of ``files`` (computed once, then read from the cache)."""
+    checkpoint = runs.latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise runs.RunError(f"{run_dir}: no checkpoint to probe; run jetgraph pretrain first")
+    path = run_dir / "probe" / f"embedding-{_cache_key(files, str(checkpoint))}.h5"
+    if not path.exists():
+        embed(run_dir, files, path, recipe=recipe, progress=progress)
+    with h5py.File(path, "r") as handle:
+        return {name: handle[name][:] for name in handle}
+
+
+def _jet_quantities(files: list[str], recipe: str | None, task: str) -> np.ndarray:
+    """Per jet, in file order: the classic observables (classification) or the raw cell-energy sum (energy)."""
+    parts = []
+    for batch in JetDataset(files, 4096, recipe=recipe, rank=0, world_size=1):
+        if task == "energy":
+            parts.append(cell_energy_sum(batch).double().numpy()[:, None])
+        else:
+            parts.append(observable_matrix(batch))
+    return np.concatenate(parts)
+
+
+def _classification(
+    data: dict[str, np.ndarray], observables: np.ndarray, fractions: Sequence[float], seed: int, bootstraps: int
+) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    labels = data["label"]
+    if (labels < 0).any() or len(np.unique(labels)) != 2:
+        raise ProbeError(f"classification probes need two labelled classes; got labels {np.unique(labels).tolist()}")
+    train, _, test = split_indices(len(labels), seed=seed)
+    inputs = {name: data["representation"] for name in REPRESENTATION_PROBES}
+    inputs.update({name: observables for name in BASELINE_PROBES})
+    kinds = {**{name: name for name in REPRESENTATION_PROBES}, **BASELINE_PROBES}
+    scan: dict[str, dict[float, Any]] = {name: {} for name in kinds}
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # an MLP on a handful of labels never converges
+    for fraction in fractions:
+        chosen = train[label_fraction_indices(labels[train], fraction, seed)]
+        for name, kind in kinds.items():
+            x = inputs[name]
+            params = {"k": min(25, max(3, len(chosen) // 5))} if kind == "knn" else {}  # 1% of labels: few jets
+            score = fit_score(kind, x[chosen], labels[chosen], x[test], seed=seed, **params)
+            scan[name][fraction] = bootstrap(labels[test], score, n=bootstraps, seed=seed)
+            if fraction == max(fractions):
+                curves[name] = (labels[test], score)
+    results = {
+        "jets": {"train": len(train), "test": len(test)},
+        "probes": {name: {str(f): m for f, m in values.items()} for name, values in scan.items()},
+    }
+    return results, curves
+
+
+def _energy(data: dict[str, np.ndarray], raw: np.ndarray, seed: int) -> tuple[dict[str, Any], dict[str, dict]]:
+    if "truth_energy" not in data:
+        raise ProbeError("the energy task needs jets with a truth jet (truth_energy); these files have none")
+    truth = data["truth_energy"].astype(np.float64)
+    keep = np.flatnonzero((truth > 0) & (raw[:, 0] > 0))
+    train, _, test = (keep[i] for i in split_indices(len(keep), seed=seed))
+    x = data["representation"]
+    predictions = {
+        "linear": fit_predict_energy("linear", x[train], truth[train], x[test], seed=seed),
+        "mlp": fit_predict_energy("mlp", x[train], truth[train], x[test], seed=seed),
+        "calibrated cell sum": calibrate_sum(raw[train, 0], truth[train], raw[test, 0]),
+    }
+    edges = np.quantile(truth[test], np.linspace(0, 1, 7))
+    binned = {name: response_resolution(p, truth[test], edges) for name, p in predictions.items()}
+    results = {
+        "jets": {"train": len(train), "test": len(test)},
+        "probes": {name: {k: np.asarray(v).tolist() for k, v in r.items()} for name, r in binned.items()},
+    }
+    return results, binned
+
+
+def probe(
+    run_dir: str | os.PathLike,
+    task: str,
+    data: str | os.PathLike | list[str | os.PathLike] | None = None,
+    *,
+    label_fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    recipe: str | None = None,
+    seed: int = 0,
+    bootstraps: int = 200,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Probe the frozen encoder of ``run_dir`` on ``task``; write ``probe/<task>.json`` and figures.
+
+    Args:
+        run_dir: a pretraining run.
+        task: ``qg``, ``top`` (classification) or ``energy`` (regression of the truth jet energy).
+        data: labelled jet files; by default the run's held-out files (``data.val``).
+        label_fractions: fractions of the training labels the probes see (classification).
+
+    Returns:
+        The results as written to the JSON file, with ``figures`` listing the PNGs.
+    """
+    run_dir = Path(run_dir)
+    if task not in TASKS:
+        raise ProbeError(f"task={task!r}; expected one of {list(TASKS)}")
+    fractions = sorted({float(f) for f in label_fractions})
+    if not fractions or not all(0 < f <= 1 for f in fractions):
+        raise ProbeError(f"label_fractions={list(label_fractions)!r}; expected fractions in (0, 1], e.g. 0.01,0.1,1")
+    config = runs.run_config(run_dir)
+    files = expand_paths(data if data is not None else (config.data.val or config.data.train))
+    if not files:
+        raise ProbeError(f"{data}: no jet files to probe on")
+    torch.set_grad_enabled(False)
+    try:
+        embedded = _embedding(run_dir, files, recipe, progress)
+        quantities = _jet_quantities(files, recipe, task)
+    finally:
+        torch.set_grad_enabled(True)
+    if len(quantities) != len(embedded["representation"]):
+        raise ProbeError(f"{files}: {len(quantities)} jets read for the baselines, {len(embedded['label'])} embedded")
+    out = run_dir / "probe"
+    figures = []
+    if task == "energy":
+        results, binned = _energy(embedded, quantities, seed)
+        figures.append(response_figure(binned, out / f"{task}_response.png"))
+    else:
+        results, curves = _classification(embedded, quantities, fractions, seed, bootstraps)
+        figures.append(roc_figure(curves, out / f"{task}_roc.png"))
+        scan = {name: {float(f): m["auc"] for f, m in values.items()} for name, values in results["probes"].items()}
+        figures.append(label_fraction_figure(scan, out / f"{task}_label_fractions.png"))
+        figures.append(map_figure(embedded["representation"], embedded["label"], out / f"{task}_map.png", seed=seed))
+        results["observables"] = list(OBSERVABLES)
+        results["label_fractions"] = fractions
+    results.update(
+        task=task,
+        run=str(run_dir),
+        encoder=config.model.encoder,
+        files=files,
+        seed=seed,
+        version=jetgraph.__version__,
+        figures=[str(f) for f in figures],
+    )
+    with written_atomically(out / f"{task}.json") as partial:
+        partial.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """A Markdown table of a probe result (classification: at each label fraction; energy: per bin)."""
+    if results["task"] == "energy":
+        lines = ["| probe | truth E (GeV) | response | resolution |", "|---|---|---|---|"]
+        for name, r in results["probes"].items():
+            for centre, response, resolution in zip(r["centre"], r["response"], r["resolution"], strict=True):
+                lines.append(f"| {name} | {centre:.0f} | {response:.3f} | {resolution:.3f} |")
+        return "\n".join(lines)
+    fractions = results["label_fractions"]
+    header = "| probe | " + " | ".join(f"AUC ({f:g} of labels)" for f in fractions) + " | 1/ε_B at ε_S=0.5 |"
+    lines = [header, "|---" * (len(fractions) + 2) + "|"]
+    for name, values in results["probes"].items():
+        cells = []
+        for f in fractions:
+            m = values[str(f)]["auc"]
+            cells.append(f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]")
+        rejection = values[str(max(fractions))]["rejection_at_0.5"]["value"]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {rejection:.1f} |")
+    return "\n".join(lines)
+
+
+__all__ = ["DEFAULT_FRACTIONS", "TASKS", "format_table", "probe"]

@@ -1,0 +1,86 @@
+"""jetgraph probe and compare end to end: a real (briefly trained) encoder, real Pythia jets, files and figures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import jetgraph
+from jetgraph.cli import app
+from jetgraph.config import load_config
+from jetgraph.probes.compare import compare
+from jetgraph.probes.metrics import ProbeError
+from jetgraph.probes.run import probe
+from jetgraph.train import pretrain
+
+TINY = [
+    "model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
+    "model.head={hidden: 32, out_dim: 16}",
+    "augment.transforms=[rotate, smear]",
+    "train.progress=false",
+    "train.max_steps=2",
+    "train.batch_size=32",
+    "data.val=[]",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(qg_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("probe") / "run"
+    pretrain(load_config(None, [*TINY, f"data.train={qg_file}"]), out)
+    return out
+
+
+def test_probes_of_a_barely_trained_encoder_see_what_its_inputs_allow(run_dir, qg_file):
+    results = probe(run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], bootstraps=50)
+    assert results["jets"] == {"train": 120, "test": 40}
+    auc = results["probes"]["linear"]["1.0"]["auc"]
+    # quark and gluon jets differ in multiplicity and width, which the particle features carry
+    assert auc["value"] > 0.7 and auc["low"] <= auc["value"] <= auc["high"]
+    assert results["probes"]["observables (logistic)"]["1.0"]["auc"]["value"] > 0.7
+    written = json.loads((run_dir / "probe" / "qg.json").read_text())
+    assert written["probes"]["linear"]["1.0"]["auc"] == auc and written["label_fractions"] == [0.1, 1.0]
+    for figure in written["figures"]:
+        with open(figure, "rb") as handle:
+            assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert len(list((run_dir / "probe").glob("embedding-*.h5"))) == 1  # embedded once, then cached
+
+
+def test_shuffled_labels_give_chance(run_dir, qg_file, tmp_path):
+    jets = jetgraph.read(qg_file)
+    shuffled = jetgraph.write(
+        jetgraph.build(
+            part={f: jets.part[f] for f in jets.part.fields},
+            jet={f: jets.jet[f] for f in jets.jet.fields},
+            label=np.random.default_rng(0).permutation(jets.label.to_numpy()),
+        ),
+        tmp_path / "shuffled.root",
+    )
+    results = probe(run_dir, "qg", shuffled, label_fractions=[1.0], bootstraps=20)
+    for name in ("linear", "observables (logistic)"):
+        assert abs(results["probes"][name]["1.0"]["auc"]["value"] - 0.5) < 0.25, name  # 40 test jets: sd ~0.09
+
+
+def test_compare_puts_runs_side_by_side_and_the_cli_prints_tables(run_dir, qg_file, tmp_path):
+    result = CliRunner().invoke(app, ["probe", str(run_dir), "--data", str(qg_file), "--label-fractions", "1"])
+    assert result.exit_code == 0, result.output
+    assert "| linear |" in result.output and "qg_roc.png" in result.output
+    table, figure = compare([run_dir, run_dir], "qg", tmp_path / "cmp")
+    text = table.read_text()
+    assert text.count("| run (transformer) | linear |") == 2 and figure.stat().st_size > 5000
+    result = CliRunner().invoke(app, ["compare", str(run_dir), "--out", str(tmp_path / "cmp2")])
+    assert result.exit_code == 0 and "observables (GBDT)" in result.output
+
+
+def test_probe_errors_are_one_line(run_dir, qg_file, tmp_path):
+    with pytest.raises(ProbeError, match="task='tagging'; expected one of"):
+        probe(run_dir, "tagging", qg_file)
+    with pytest.raises(ProbeError, match="label_fractions"):
+        probe(run_dir, "qg", qg_file, label_fractions=[0.0])
+    with pytest.raises(ProbeError, match="no probe/top.json; run `jetgraph probe"):
+        compare([run_dir], "top", tmp_path)
+    result = CliRunner().invoke(app, ["probe", str(run_dir), "--task", "energy", "--data", str(qg_file)])
+    assert result.exit_code == 2 and "needs detector-level jets with cells" in result.output
