@@ -210,6 +210,9 @@ def probe(
     label_fractions: Annotated[str, typer.Option(help="Fractions of training labels, comma-separated.")] = "0.01,0.1,1",
     recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, the probes and the bootstrap.")] = 0,
+    supervised: Annotated[
+        bool, typer.Option(help="Also train the encoder on the labels: from scratch and fine-tuned.")
+    ] = True,
 ) -> None:
     """Measure what a frozen representation knows: probes, label-fraction scan, baselines, plots."""
     from jetgraph.probes.run import format_table

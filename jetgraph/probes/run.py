@@ -6,7 +6,8 @@ For a run and a labelled jet file: embed every jet once with the frozen encoder 
 - ``qg`` / ``top`` (classification): linear, MLP and kNN probes on the representation, at each
   label fraction (1%, 10%, 100% of the training labels by default), next to the classic
   observables (multiplicity, girth, pT_D, mass/pT, ECFs, τ21) in a logistic regression and a
-  gradient-boosted classifier trained on the same labels; AUC, accuracy and background rejection
+  gradient-boosted classifier, and the encoder's own architecture trained on the same labels from
+  scratch and fine-tuned from the pretrained weights; AUC, accuracy and background rejection
   1/ε_B at ε_S = 0.3 and 0.5 with bootstrap intervals;
 - ``energy`` (regression, detector-level jets with a truth jet): linear and MLP regressions of the
   truth jet energy from the representation, next to the calibrated sum of cell energies; response
@@ -32,14 +33,18 @@ from sklearn.exceptions import ConvergenceWarning
 
 import jetgraph
 from jetgraph import runs
+from jetgraph.batch import JetBatch
 from jetgraph.data import JetDataset
+from jetgraph.inputs import Inputs
 from jetgraph.io.files import expand_paths, written_atomically
+from jetgraph.models import build_encoder
 from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
 from jetgraph.probes.embed import embed
 from jetgraph.probes.metrics import ProbeError, bootstrap, response_resolution
 from jetgraph.probes.observables import OBSERVABLES, cell_energy_sum, observable_matrix
 from jetgraph.probes.plots import label_fraction_figure, map_figure, response_figure, roc_figure
 from jetgraph.probes.regress import calibrate_sum, fit_predict_energy
+from jetgraph.probes.supervised import train_classifier
 
 TASKS = ("qg", "top", "energy")
 REPRESENTATION_PROBES = ("linear", "mlp", "knn")
@@ -64,19 +69,39 @@ def _embedding(run_dir: Path, files: list[str], recipe: str | None, progress: bo
         return {name: handle[name][:] for name in handle}
 
 
-def _jet_quantities(files: list[str], recipe: str | None, task: str) -> np.ndarray:
-    """Per jet, in file order: the classic observables (classification) or the raw cell-energy sum (energy)."""
-    parts = []
+def _jets(files: list[str], recipe: str | None, task: str) -> tuple[JetBatch, np.ndarray]:
+    """All jets as one batch, in file order, and per jet the classic observables or the raw cell-energy sum."""
+    batches, parts = [], []
     for batch in JetDataset(files, 4096, recipe=recipe, rank=0, world_size=1):
+        batches.append(batch)
         if task == "energy":
             parts.append(cell_energy_sum(batch).double().numpy()[:, None])
         else:
             parts.append(observable_matrix(batch))
-    return np.concatenate(parts)
+    return JetBatch.cat(batches), np.concatenate(parts)
+
+
+def _supervised_scores(
+    run_dir: Path, jets: JetBatch, labels: np.ndarray, chosen: np.ndarray, test: np.ndarray, seed: int
+) -> dict[str, np.ndarray]:
+    """The encoder's architecture trained on the chosen labels: from scratch, and fine-tuned from pretraining."""
+    pretrained, config, _ = runs.load_encoder(run_dir)
+    torch.manual_seed(seed)
+    fresh = build_encoder(config.model.encoder, config.model.in_features, **config.model.params)
+    inputs = Inputs(config.augment, pretrained.input_kind)
+    return {
+        "supervised (scratch)": train_classifier(fresh, inputs, jets, labels, chosen, test, seed=seed),
+        "fine-tuned": train_classifier(pretrained, inputs, jets, labels, chosen, test, seed=seed, lr=3e-4),
+    }
 
 
 def _classification(
-    data: dict[str, np.ndarray], observables: np.ndarray, fractions: Sequence[float], seed: int, bootstraps: int
+    data: dict[str, np.ndarray],
+    observables: np.ndarray,
+    fractions: Sequence[float],
+    seed: int,
+    bootstraps: int,
+    supervised: tuple[Path, JetBatch] | None,
 ) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
     labels = data["label"]
     if (labels < 0).any() or len(np.unique(labels)) != 2:
@@ -86,6 +111,8 @@ def _classification(
     inputs.update({name: observables for name in BASELINE_PROBES})
     kinds = {**{name: name for name in REPRESENTATION_PROBES}, **BASELINE_PROBES}
     scan: dict[str, dict[float, Any]] = {name: {} for name in kinds}
+    if supervised is not None:
+        scan.update({"supervised (scratch)": {}, "fine-tuned": {}})
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # an MLP on a handful of labels never converges
     for fraction in fractions:
@@ -97,6 +124,11 @@ def _classification(
             scan[name][fraction] = bootstrap(labels[test], score, n=bootstraps, seed=seed)
             if fraction == max(fractions):
                 curves[name] = (labels[test], score)
+        if supervised is not None:
+            for name, score in _supervised_scores(*supervised, labels, chosen, test, seed).items():
+                scan[name][fraction] = bootstrap(labels[test], score, n=bootstraps, seed=seed)
+                if fraction == max(fractions):
+                    curves[name] = (labels[test], score)
     results = {
         "jets": {"train": len(train), "test": len(test)},
         "probes": {name: {str(f): m for f, m in values.items()} for name, values in scan.items()},
@@ -134,6 +166,7 @@ def probe(
     recipe: str | None = None,
     seed: int = 0,
     bootstraps: int = 200,
+    supervised: bool = True,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Probe the frozen encoder of ``run_dir`` on ``task``; write ``probe/<task>.json`` and figures.
@@ -143,6 +176,8 @@ def probe(
         task: ``qg``, ``top`` (classification) or ``energy`` (regression of the truth jet energy).
         data: labelled jet files; by default the run's held-out files (``data.val``).
         label_fractions: fractions of the training labels the probes see (classification).
+        supervised: also train the encoder's architecture on the same labels, from scratch and
+            fine-tuned from the pretrained weights (classification; the slow part).
 
     Returns:
         The results as written to the JSON file, with ``figures`` listing the PNGs.
@@ -160,7 +195,7 @@ def probe(
     torch.set_grad_enabled(False)
     try:
         embedded = _embedding(run_dir, files, recipe, progress)
-        quantities = _jet_quantities(files, recipe, task)
+        jets, quantities = _jets(files, recipe, task)
     finally:
         torch.set_grad_enabled(True)
     if len(quantities) != len(embedded["representation"]):
@@ -171,7 +206,8 @@ def probe(
         results, binned = _energy(embedded, quantities, seed)
         figures.append(response_figure(binned, out / f"{task}_response.png"))
     else:
-        results, curves = _classification(embedded, quantities, fractions, seed, bootstraps)
+        reference = (run_dir, jets) if supervised else None
+        results, curves = _classification(embedded, quantities, fractions, seed, bootstraps, reference)
         figures.append(roc_figure(curves, out / f"{task}_roc.png"))
         scan = {name: {float(f): m["auc"] for f, m in values.items()} for name, values in results["probes"].items()}
         figures.append(label_fraction_figure(scan, out / f"{task}_label_fractions.png"))

@@ -36,6 +36,17 @@ def run_dir(qg_file, tmp_path_factory):
 
 def test_probes_of_a_barely_trained_encoder_see_what_its_inputs_allow(run_dir, qg_file):
     results = probe(run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], bootstraps=50)
+    assert set(results["probes"]) == {
+        "linear",
+        "mlp",
+        "knn",
+        "observables (logistic)",
+        "observables (GBDT)",
+        "supervised (scratch)",
+        "fine-tuned",
+    }
+    for name in ("supervised (scratch)", "fine-tuned"):  # that they learn: tests/probes/test_supervised.py
+        assert 0 <= results["probes"][name]["1.0"]["auc"]["value"] <= 1, name
     assert results["jets"] == {"train": 120, "test": 40}
     auc = results["probes"]["linear"]["1.0"]["auc"]
     # quark and gluon jets differ in multiplicity and width, which the particle features carry
@@ -59,13 +70,14 @@ def test_shuffled_labels_give_chance(run_dir, qg_file, tmp_path):
         ),
         tmp_path / "shuffled.root",
     )
-    results = probe(run_dir, "qg", shuffled, label_fractions=[1.0], bootstraps=20)
+    results = probe(run_dir, "qg", shuffled, label_fractions=[1.0], bootstraps=20, supervised=False)
     for name in ("linear", "observables (logistic)"):
         assert abs(results["probes"][name]["1.0"]["auc"]["value"] - 0.5) < 0.25, name  # 40 test jets: sd ~0.09
 
 
 def test_compare_puts_runs_side_by_side_and_the_cli_prints_tables(run_dir, qg_file, tmp_path):
-    result = CliRunner().invoke(app, ["probe", str(run_dir), "--data", str(qg_file), "--label-fractions", "1"])
+    arguments = ["probe", str(run_dir), "--data", str(qg_file), "--label-fractions", "1", "--no-supervised"]
+    result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output
     assert "| linear |" in result.output and "qg_roc.png" in result.output
     table, figure = compare([run_dir, run_dir], "qg", tmp_path / "cmp")

@@ -1,0 +1,38 @@
+"""The supervised references learn: an encoder trained on labels that the particles determine separates them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+import jetgraph
+from jetgraph.batch import JetBatch
+from jetgraph.config import AugmentConfig
+from jetgraph.features import num_node_features
+from jetgraph.inputs import Inputs
+from jetgraph.io.examples import write_jetclass
+from jetgraph.models import build_encoder
+from jetgraph.probes.supervised import train_classifier
+
+
+def test_a_transformer_trained_from_scratch_learns_a_multiplicity_cut(tmp_path):
+    jets = JetBatch.from_jets(jetgraph.read(write_jetclass(tmp_path / "j.root", n_jets=600, seed=3)))
+    multiplicity = (jets.ptr[1:] - jets.ptr[:-1]).numpy()
+    labels = (multiplicity > np.median(multiplicity)).astype(np.int64)  # what the particles say, nothing else
+    train, test = np.arange(400), np.arange(400, 600)
+    torch.manual_seed(0)
+    encoder = build_encoder("transformer", num_node_features(jets), dim=16, layers=1, heads=2, ffn=32, pooling="sum")
+    inputs = Inputs(AugmentConfig(), "graph")
+    scores = train_classifier(encoder, inputs, jets, labels, train, test, epochs=5, seed=0)
+    assert scores.shape == (200,) and ((scores >= 0) & (scores <= 1)).all()
+    assert roc_auc_score(labels[test], scores) > 0.9
+
+
+def test_fine_tuning_leaves_the_pretrained_encoder_untouched(tmp_path):
+    jets = JetBatch.from_jets(jetgraph.read(write_jetclass(tmp_path / "j.root", n_jets=64, seed=4)))
+    encoder = build_encoder("transformer", num_node_features(jets), dim=8, layers=1, heads=2, ffn=16)
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    labels = np.arange(64) % 2
+    train_classifier(encoder, Inputs(AugmentConfig(), "graph"), jets, labels, np.arange(48), np.arange(48, 64))
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
