@@ -203,39 +203,42 @@ def embed(
 @app.command()
 def probe(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by jetgraph pretrain.")],
-    task: Annotated[str, typer.Option(help="qg or top (classification), energy (regression).")] = "qg",
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Probe config (configs/probe/*.yaml).")] = None,
+    task: Annotated[str | None, typer.Option(help="qg or top (classification), energy (regression) [qg].")] = None,
     data: Annotated[
         list[Path] | None, typer.Option("--data", "-d", help="Labelled jet files [the run's data.val].")
     ] = None,
-    label_fractions: Annotated[str, typer.Option(help="Fractions of training labels, comma-separated.")] = "0.01,0.1,1",
+    label_fractions: Annotated[
+        str | None, typer.Option(help="Fractions of training labels, comma-separated [0.01,0.1,1].")
+    ] = None,
     recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the split, the probes and the bootstrap.")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Seed of the split, the probes and the bootstrap [0].")] = None,
     supervised: Annotated[
-        bool, typer.Option(help="Also train the encoder on the labels: from scratch and fine-tuned.")
-    ] = True,
+        bool | None, typer.Option(help="Also train the encoder on the labels: from scratch and fine-tuned [yes].")
+    ] = None,
 ) -> None:
-    """Measure what a frozen representation knows: probes, label-fraction scan, baselines, plots."""
-    from jetgraph.probes.run import format_table
+    """Measure what a frozen representation knows: probes, label-fraction scan, baselines, plots.
+
+    Options given on the command line override those of --config.
+    """
+    from jetgraph.probes.run import format_table, load_probe_config
     from jetgraph.probes.run import probe as run_probe
 
-    try:
-        fractions = [float(f) for f in label_fractions.split(",") if f.strip()]
-    except ValueError:
-        typer.echo(f"error: --label-fractions {label_fractions!r}: expected numbers such as 0.01,0.1,1", err=True)
-        raise typer.Exit(code=2) from None
-    files = [str(d) for d in data] if data else None
-    results = run(
-        run_probe,
-        run_dir,
-        task,
-        files,
-        label_fractions=fractions,
-        recipe=recipe,
-        seed=seed,
-        progress=sys.stderr.isatty(),
-    )
+    settings = run(load_probe_config, config) if config is not None else {}
+    if label_fractions is not None:
+        try:
+            settings["label_fractions"] = [float(f) for f in label_fractions.split(",") if f.strip()]
+        except ValueError:
+            typer.echo(f"error: --label-fractions {label_fractions!r}: expected numbers such as 0.01,0.1,1", err=True)
+            raise typer.Exit(code=2) from None
+    given = {"task": task, "recipe": recipe, "seed": seed, "supervised": supervised}
+    settings.update({k: v for k, v in given.items() if v is not None})
+    if data:
+        settings["data"] = [str(d) for d in data]
+    settings.setdefault("task", "qg")
+    results = run(run_probe, run_dir, progress=sys.stderr.isatty(), **settings)
     typer.echo(format_table(results))
-    typer.echo(f"\n{run_dir}/probe/{task}.json; figures: " + ", ".join(results["figures"]))
+    typer.echo(f"\n{run_dir}/probe/{results['task']}.json; figures: " + ", ".join(results["figures"]))
 
 
 @app.command()

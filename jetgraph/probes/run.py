@@ -29,12 +29,14 @@ from typing import Any
 import h5py
 import numpy as np
 import torch
+import yaml
 from sklearn.exceptions import ConvergenceWarning
 
 import jetgraph
 from jetgraph import runs
 from jetgraph.batch import JetBatch
 from jetgraph.data import JetDataset
+from jetgraph.errors import suggest
 from jetgraph.inputs import Inputs
 from jetgraph.io.files import expand_paths, written_atomically
 from jetgraph.models import build_encoder
@@ -228,6 +230,31 @@ def probe(
     return results
 
 
+PROBE_SETTINGS = ("task", "data", "label_fractions", "recipe", "seed", "bootstraps", "supervised")
+
+
+def load_probe_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The settings of a probe config (``configs/probe/*.yaml``): keyword arguments of :func:`probe`.
+
+    Raises:
+        ProbeError: an unreadable file, invalid YAML or an unknown key (with the nearest known one).
+    """
+    try:
+        values = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as err:
+        raise ProbeError(f"{path}: cannot read the probe config ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ProbeError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise ProbeError(f"{path}: expected a mapping of {list(PROBE_SETTINGS)}")
+    for key in values:
+        if key not in PROBE_SETTINGS:
+            raise ProbeError(
+                f"{path}: unknown key {key!r}{suggest(str(key), PROBE_SETTINGS)}; expected {list(PROBE_SETTINGS)}"
+            )
+    return values
+
+
 def format_table(results: dict[str, Any]) -> str:
     """A Markdown table of a probe result (classification: at each label fraction; energy: per bin)."""
     if results["task"] == "energy":
@@ -249,4 +276,4 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_FRACTIONS", "TASKS", "format_table", "probe"]
+__all__ = ["DEFAULT_FRACTIONS", "PROBE_SETTINGS", "TASKS", "format_table", "load_probe_config", "probe"]

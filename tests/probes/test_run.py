@@ -13,7 +13,7 @@ from jetgraph.cli import app
 from jetgraph.config import load_config
 from jetgraph.probes.compare import compare
 from jetgraph.probes.metrics import ProbeError
-from jetgraph.probes.run import probe
+from jetgraph.probes.run import load_probe_config, probe
 from jetgraph.train import pretrain
 
 TINY = [
@@ -76,10 +76,13 @@ def test_shuffled_labels_give_chance(run_dir, qg_file, tmp_path):
 
 
 def test_compare_puts_runs_side_by_side_and_the_cli_prints_tables(run_dir, qg_file, tmp_path):
-    arguments = ["probe", str(run_dir), "--data", str(qg_file), "--label-fractions", "1", "--no-supervised"]
+    config = tmp_path / "probe.yaml"
+    config.write_text(f"task: qg\ndata: {qg_file}\nlabel_fractions: [0.5]\nsupervised: false\nbootstraps: 20\n")
+    arguments = ["probe", str(run_dir), "--config", str(config), "--label-fractions", "1"]  # the option wins
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output
-    assert "| linear |" in result.output and "qg_roc.png" in result.output
+    assert "| linear |" in result.output and "qg_roc.png" in result.output and "AUC (1 of labels)" in result.output
+    assert "fine-tuned" not in result.output
     table, figure = compare([run_dir, run_dir], "qg", tmp_path / "cmp")
     text = table.read_text()
     assert text.count("| run (transformer) | linear |") == 2 and figure.stat().st_size > 5000
@@ -92,6 +95,9 @@ def test_probe_errors_are_one_line(run_dir, qg_file, tmp_path):
         probe(run_dir, "tagging", qg_file)
     with pytest.raises(ProbeError, match="label_fractions"):
         probe(run_dir, "qg", qg_file, label_fractions=[0.0])
+    (tmp_path / "bad.yaml").write_text("taks: qg\n")
+    with pytest.raises(ProbeError, match="unknown key 'taks'; did you mean 'task'"):
+        load_probe_config(tmp_path / "bad.yaml")
     with pytest.raises(ProbeError, match="no probe/top.json; run `jetgraph probe"):
         compare([run_dir], "top", tmp_path)
     result = CliRunner().invoke(app, ["probe", str(run_dir), "--task", "energy", "--data", str(qg_file)])
