@@ -11,7 +11,7 @@ For a run and a labelled jet file: embed every jet once with the frozen encoder 
   1/ε_B at ε_S = 0.3 and 0.5 with bootstrap intervals;
 - ``energy`` (regression, detector-level jets with a truth jet): linear and MLP regressions of the
   truth jet energy from the representation, next to the calibrated sum of cell energies; response
-  and resolution in bins of truth energy.
+  and resolution in bins of truth energy; the same probes for the truth jet's pT and mass.
 
 Results go to ``RUN/probe/<task>.json`` and figures to ``RUN/probe/<task>_*.png``.
 """
@@ -155,8 +155,28 @@ def _energy(data: dict[str, np.ndarray], raw: np.ndarray, seed: int) -> tuple[di
     results = {
         "jets": {"train": len(train), "test": len(test)},
         "probes": {name: {k: np.asarray(v).tolist() for k, v in r.items()} for name, r in binned.items()},
+        "other_targets": {},
     }
-    return results, binned
+    figures = {"energy": binned}
+    for target in ("pt", "mass"):  # the same probes for the truth jet's pT and mass, on the same split
+        values = data.get(f"truth_{target}")
+        if values is None:
+            continue
+        values = values.astype(np.float64)
+        fit, held = train[values[train] > 0], test[values[test] > 0]
+        if len(fit) < 10 or len(held) < 10:
+            continue
+        edges = np.quantile(values[held], np.linspace(0, 1, 7))
+        figures[target] = {
+            kind: response_resolution(
+                fit_predict_energy(kind, x[fit], values[fit], x[held], seed=seed), values[held], edges
+            )
+            for kind in ("linear", "mlp")
+        }
+        results["other_targets"][target] = {
+            name: {k: np.asarray(v).tolist() for k, v in r.items()} for name, r in figures[target].items()
+        }
+    return results, figures
 
 
 def probe(
@@ -206,7 +226,11 @@ def probe(
     figures = []
     if task == "energy":
         results, binned = _energy(embedded, quantities, seed)
-        figures.append(response_figure(binned, out / f"{task}_response.png"))
+        figures.append(response_figure(binned["energy"], out / f"{task}_response.png"))
+        for target in ("pt", "mass"):
+            if target in binned:
+                label = f"Truth jet {'p_T' if target == 'pt' else 'mass'} [GeV]"
+                figures.append(response_figure(binned[target], out / f"{task}_{target}_response.png", xlabel=label))
     else:
         reference = (run_dir, jets) if supervised else None
         results, curves = _classification(embedded, quantities, fractions, seed, bootstraps, reference)

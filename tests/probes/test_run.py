@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +15,7 @@ from jetgraph.cli import app
 from jetgraph.config import load_config
 from jetgraph.probes.compare import compare
 from jetgraph.probes.metrics import ProbeError
-from jetgraph.probes.run import load_probe_config, probe
+from jetgraph.probes.run import format_table, load_probe_config, probe
 from jetgraph.train import pretrain
 
 TINY = [
@@ -102,3 +104,20 @@ def test_probe_errors_are_one_line(run_dir, qg_file, tmp_path):
         compare([run_dir], "top", tmp_path)
     result = CliRunner().invoke(app, ["probe", str(run_dir), "--task", "energy", "--data", str(qg_file)])
     assert result.exit_code == 2 and "needs detector-level jets with cells" in result.output
+
+
+def test_energy_probes_against_the_calibrated_cell_sum(run_dir, tmp_path):
+    from jetgraph.generate.detector import load_detector, simulate
+    from jetgraph.io.examples import write_jetclass
+
+    jets = jetgraph.read(write_jetclass(tmp_path / "j.root", n_jets=500, seed=6))
+    simulated = simulate(jets, load_detector("default"), 1, np.random.default_rng(2))
+    truth = ak.zip({k: simulated.jet[k] for k in ("pt", "eta", "phi", "energy", "mass")})  # the particle-level jet
+    detector = jetgraph.write(ak.with_field(simulated, truth, "truth"), tmp_path / "d.root")
+    results = probe(run_dir, "energy", detector)
+    assert results["jets"]["test"] == 100 and set(results["probes"]) == {"linear", "mlp", "calibrated cell sum"}
+    calibrated = np.array(results["probes"]["calibrated cell sum"]["response"])
+    assert np.all(np.abs(calibrated - 1) < 0.1), calibrated  # calibrated on the training jets: response ~ 1
+    assert set(results["other_targets"]) == {"pt", "mass"}
+    assert len(results["figures"]) == 3 and all(Path(f).stat().st_size > 5000 for f in results["figures"])
+    assert "| calibrated cell sum |" in format_table(results)
