@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 install: $(STAMP)
 
 # Real quark and gluon jets (Pythia 8 + FastJet), two detector replicas each, their jet images; a short
-# contrastive pretraining of the particle transformer on them, and their frozen representations.
+# contrastive pretraining of the particle transformer on them, their frozen representations, and the
+# quark/gluon probes (table printed, figures in demo/run/probe/).
 demo: $(STAMP)
 	$(VENV)/bin/jetgraph generate qg --jets $(DEMO_JETS) --replicas 2 --workers 2 --out $(DEMO_DIR)/qg.root
 	$(VENV)/bin/jetgraph inspect $(DEMO_DIR)/qg.root
@@ -26,6 +27,7 @@ demo: $(STAMP)
 	$(VENV)/bin/jetgraph pretrain --config configs/pretrain/qg_transformer.yaml --out $(DEMO_DIR)/run \
 		--set data.train=$(DEMO_DIR)/qg.root --set 'data.val=[]' --set train.epochs=3 --set train.batch_size=64
 	$(VENV)/bin/jetgraph embed $(DEMO_DIR)/run --data $(DEMO_DIR)/qg.root --out $(DEMO_DIR)/qg_embedding.h5
+	$(VENV)/bin/jetgraph probe $(DEMO_DIR)/run --task qg --data $(DEMO_DIR)/qg.root
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -38,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/io.py
 	$(PY) benchmarks/generate.py
 	$(PY) benchmarks/augment.py
+	$(PY) benchmarks/train_step.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

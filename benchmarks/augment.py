@@ -4,11 +4,12 @@ The chain is the one contrastive pretraining runs on every batch: ``TwoViews(Com
 RandomTranslate(), Smear(), CollinearSplit(splits=2)]))``, batched over a whole ``JetBatch``. In the
 same run, on the same batches and one thread, it is timed against:
 
-(a) one training step on its two views: node features, padding, forward and backward of a
-    transformer encoder (4 layers, width 128, 8 heads, feed-forward 512, masked mean pooling and a
-    2-layer projection head) and a contrastive loss. This encoder is a stand-in of the size
-    jetgraph's default will have, written here until ``jetgraph.models`` exists (issue 5), which
-    will replace it;
+(a) one training step on its two views, the way ``jetgraph.train.Trainer`` runs it: both views joined
+    into one batch (``join``), one forward of ``Contrastive`` (jetgraph's default encoder,
+    ``build_encoder("transformer", num_node_features(batch))``: 4 layers, width 128, 8 heads,
+    feed-forward 512, 128 particles at most, masked mean pooling; then ``ProjectionHead`` 128 -> 512 ->
+    128), ``NTXentLoss(temperature=0.1)`` on the two halves of the embeddings, backward and an AdamW
+    step (fp32; node features and padding happen inside the encoder);
 (b) the same augmentations written as a straightforward loop over jets in numpy (rotate,
     translate, smear, split twice, two views), the way published implementations do it.
 
@@ -29,6 +30,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -39,8 +41,11 @@ import torch  # noqa: E402
 from jetgraph.augment import CollinearSplit, Compose, RandomRotate, RandomTranslate, Smear, TwoViews  # noqa: E402
 from jetgraph.batch import JetBatch  # noqa: E402
 from jetgraph.data import JetDataset  # noqa: E402
-from jetgraph.features import node_features, num_node_features, to_dense  # noqa: E402
+from jetgraph.features import num_node_features  # noqa: E402
 from jetgraph.io.examples import write_jetclass  # noqa: E402
+from jetgraph.losses import NTXentLoss  # noqa: E402
+from jetgraph.models import ProjectionHead, build_encoder  # noqa: E402
+from jetgraph.train import Contrastive, join  # noqa: E402
 
 SHARE_TARGET = 0.05  # chain seconds / training-step seconds, at most
 SPEEDUP_TARGET = 10.0  # chain jets/s / per-jet loop jets/s, at least
@@ -101,36 +106,20 @@ def per_jet_loop(batch: JetBatch, rng: np.random.Generator) -> int:
 # ------------------------------------------------------------------------------ (a) the training step
 
 
-class StandInEncoder(torch.nn.Module):
-    """A transformer encoder of the default size (see the module docstring) with a projection head."""
-
-    def __init__(self, features: int, width: int = 128, layers: int = 4, heads: int = 8) -> None:
-        super().__init__()
-        self.embed = torch.nn.Linear(features, width)
-        layer = torch.nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True)
-        self.encoder = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.head = torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, 64))
-
-    def forward(self, batch: JetBatch) -> torch.Tensor:
-        x, mask = to_dense(node_features(batch), batch, max_particles=128)
-        h = self.encoder(self.embed(x), src_key_padding_mask=~mask)
-        pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-        return self.head(pooled)
+def default_model(batch: JetBatch) -> Contrastive:
+    """jetgraph's default encoder (the transformer with its default parameters) and projection head."""
+    encoder = build_encoder("transformer", num_node_features(batch))
+    return Contrastive(encoder, ProjectionHead(encoder.rep_dim))
 
 
-def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
-    """NT-Xent on the two views (the cost that matters is the encoder's; this is for a real backward)."""
-    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
-    similarity = z @ z.T / temperature
-    similarity.fill_diagonal_(float("-inf"))
-    n = len(z1)
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
-    return torch.nn.functional.cross_entropy(similarity, target)
-
-
-def training_step(model: StandInEncoder, optimiser: torch.optim.Optimizer, views: tuple[JetBatch, JetBatch]) -> None:
-    optimiser.zero_grad()
-    loss = contrastive_loss(model(views[0]), model(views[1]))
+def training_step(
+    model: Contrastive, loss_fn: NTXentLoss, optimiser: torch.optim.Optimizer, views: tuple[JetBatch, JetBatch]
+) -> None:
+    """What ``Trainer.train_step`` does with two views (fp32, without clipping and schedule)."""
+    optimiser.zero_grad(set_to_none=True)
+    _, z = model(join(*views))
+    n = views[0].num_jets
+    loss = loss_fn(z[:n], z[n:])
     loss.backward()
     optimiser.step()
 
@@ -168,16 +157,18 @@ def main() -> None:
     augment = chain()
     generator = torch.Generator().manual_seed(1)
     views = [augment(b, generator) for b in batches]  # warm-up, and the step's input
-    model = StandInEncoder(num_node_features(batches[0]))
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
+    model = default_model(batches[0])
+    loss_fn = NTXentLoss(temperature=0.1)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
     rng = np.random.default_rng(2)
     per_jet_loop(batches[0], rng)  # warm-up
 
     chain_s = _best(args.repeats, lambda b: augment(b, generator), batches)
     loop_s = _best(max(1, args.repeats // 2), lambda b: per_jet_loop(b, rng), batches)
     step_batches = views[: args.step_batches]  # seconds per step on one CPU thread: a few suffice
-    training_step(model, optimiser, step_batches[0])  # warm-up
-    step_s = _best(1, lambda v: training_step(model, optimiser, v), step_batches) * args.batches / len(step_batches)
+    step = functools.partial(training_step, model, loss_fn, optimiser)
+    step(step_batches[0])  # warm-up
+    step_s = _best(1, step, step_batches) * args.batches / len(step_batches)
     after = sum(v[0].num_nodes for v in views) / n_jets
 
     print(
