@@ -28,6 +28,9 @@ from jetgraph.errors import JetGraphError, suggest
 from jetgraph.io.files import written_atomically
 
 
+VIEWS = ("two", "replicas", "detector")
+
+
 class ConfigError(JetGraphError, ValueError):
     """A config file or override with an unknown key, a value of the wrong type or an impossible value."""
 
@@ -67,6 +70,8 @@ class AugmentConfig:
     """How a positive pair is made: two augmented views, or two detector replicas."""
 
     views: str = "two"
+    """``two``: two augmentations of each jet; ``replicas``: two detector replicas of it (then
+    ``transforms``); ``detector``: two augmentations of replica 0 (one detector, no replica pairing)."""
     """``two`` (TwoViews of ``transforms``) or ``replicas`` (ReplicaViews, then ``transforms``)."""
     transforms: list[Any] = field(default_factory=list)
     """Particle transforms, a registry list (:func:`jetgraph.augment.build`), applied to each view."""
@@ -103,7 +108,8 @@ class TrainConfig:
     device: str = "auto"
     """``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``."""
     max_steps: int | None = None
-    """Stop after this many steps in all (the schedule still spans ``epochs``)."""
+    """Stop after this many steps in all; the warm-up and cosine then span these steps (a budgeted run).
+    0 saves the encoder as initialised: the random-initialisation control for probes."""
     steps_per_epoch: int | None = None
     """Steps in one epoch, for the schedule; None counts the jets of the training files once."""
     log_every: int = 10
@@ -213,10 +219,10 @@ def validate(config: PretrainConfig, source: str = "<config>") -> None:
         ("train.log_every", train.log_every >= 1, "at least 1"),
         ("train.checkpoint_every", train.checkpoint_every >= 1, "at least 1"),
         ("train.keep_checkpoints", train.keep_checkpoints >= 1, "at least 1"),
-        ("train.max_steps", train.max_steps is None or train.max_steps >= 1, "at least 1, or null"),
+        ("train.max_steps", train.max_steps is None or train.max_steps >= 0, "at least 0, or null"),
         ("train.steps_per_epoch", train.steps_per_epoch is None or train.steps_per_epoch >= 1, "at least 1, or null"),
         ("train.clip_grad", train.clip_grad is None or train.clip_grad > 0, "a positive norm, or null"),
-        ("augment.views", config.augment.views in ("two", "replicas"), "'two' or 'replicas'"),
+        ("augment.views", config.augment.views in VIEWS, "'two', 'replicas' or 'detector'"),
         ("data.workers", config.data.workers >= 0, "0 or more"),
     ]
     for key, ok, expected in checks:

@@ -52,8 +52,15 @@ class Inputs:
             return pixelise(batch, self.config.pixels, self.config.width)
         return batch
 
+    @staticmethod
+    def _replica_zero(batch: JetBatch) -> JetBatch:
+        """Every jet as the first detector replica saw it (cells and tracks as the particles)."""
+        return detector_view(batch, torch.zeros(batch.num_jets, dtype=torch.long, device=batch.ptr.device))
+
     def pair(self, batch: JetBatch, generator: torch.Generator | None = None) -> tuple[EncoderInput, EncoderInput]:
         """Two views of every jet (a positive pair), as encoder inputs."""
+        if self.config.views == "detector":
+            batch = self._replica_zero(batch)
         first, second = (self._encode(view) for view in self.views(batch, generator))
         if self.input_kind == "image" and len(self.image_transforms):
             first, second = self.image_transforms(first, generator), self.image_transforms(second, generator)
@@ -61,8 +68,8 @@ class Inputs:
 
     def plain(self, batch: JetBatch) -> EncoderInput:
         """Every jet as the encoder sees it without augmentation (replica 0 for detector-level runs)."""
-        if self.config.views == "replicas":
-            batch = detector_view(batch, torch.zeros(batch.num_jets, dtype=torch.long, device=batch.ptr.device))
+        if self.config.views in ("replicas", "detector"):
+            batch = self._replica_zero(batch)
         return self._encode(batch)
 
 
