@@ -189,7 +189,7 @@ class Trainer:
         if train.max_steps is not None:
             self.total_steps = min(self.total_steps, train.max_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, cosine_schedule(self.steps_per_epoch * train.epochs, train.warmup)
+            self.optimizer, cosine_schedule(self.total_steps, train.warmup)
         )
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(np.random.SeedSequence([train.seed, self.rank]).generate_state(1)[0]))

@@ -148,6 +148,21 @@ def test_an_existing_run_is_not_overwritten_without_resume(jetclass, tmp_path):
         Trainer(config, tmp_path / "run")
 
 
+def test_zero_steps_saves_the_encoder_as_initialised_for_the_random_control(jetclass, tmp_path):
+    base = [*TINY, f"data.train={jetclass}", "train.batch_size=16", "data.val=[]"]
+    result = pretrain(load_config(None, [*base, "train.max_steps=0"]), tmp_path / "random")
+    assert result.steps == 0 and runs.latest_checkpoint(tmp_path / "random").name == "step-00000000.pt"
+    untrained, _, info = runs.load_encoder(tmp_path / "random")
+    pretrain(load_config(None, [*base, "train.max_steps=1"]), tmp_path / "one")
+    trained, _, _ = runs.load_encoder(tmp_path / "one")
+    # the same seed builds the same encoder; one step moves it, zero steps leave it where it started
+    first, moved = untrained.state_dict(), trained.state_dict()
+    assert info["step"] == 0 and not all(torch.equal(first[k], moved[k]) for k in first)
+    torch.manual_seed(0)
+    fresh = type(untrained)(untrained.in_features, **load_config(None, base).model.params).state_dict()
+    assert all(torch.equal(first[k], fresh[k]) for k in first)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
