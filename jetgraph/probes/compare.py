@@ -48,14 +48,16 @@ def compare(
     for result in results:
         top = str(max(result["label_fractions"]))
         for probe, values in result["probes"].items():
+            if not probe.startswith("observables"):
+                curves[f"{_name(result)}: {probe}"] = {float(f): v["auc"] for f, v in values.items()}
+            if top not in values:  # a supervised reference trained at smaller label fractions only
+                continue
             m = values[top]
             auc, r3, r5 = m["auc"], m["rejection_at_0.3"], m["rejection_at_0.5"]
             lines.append(
                 f"| {_name(result)} | {probe} | {auc['value']:.3f} [{auc['low']:.3f}, {auc['high']:.3f}] "
                 f"| {r3['value']:.1f} | {r5['value']:.1f} | {result['jets']['train']} × {float(top):g} |"
             )
-            if not probe.startswith("observables"):
-                curves[f"{_name(result)}: {probe}"] = {float(f): v["auc"] for f, v in values.items()}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = out / f"{task}.md"

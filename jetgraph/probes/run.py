@@ -104,6 +104,7 @@ def _classification(
     seed: int,
     bootstraps: int,
     supervised: tuple[Path, JetBatch] | None,
+    supervised_fractions: Sequence[float],
 ) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
     labels = data["label"]
     if (labels < 0).any() or len(np.unique(labels)) != 2:
@@ -126,10 +127,10 @@ def _classification(
             scan[name][fraction] = bootstrap(labels[test], score, n=bootstraps, seed=seed)
             if fraction == max(fractions):
                 curves[name] = (labels[test], score)
-        if supervised is not None:
+        if supervised is not None and fraction in supervised_fractions:
             for name, score in _supervised_scores(*supervised, labels, chosen, test, seed).items():
                 scan[name][fraction] = bootstrap(labels[test], score, n=bootstraps, seed=seed)
-                if fraction == max(fractions):
+                if fraction == max(supervised_fractions):
                     curves[name] = (labels[test], score)
     results = {
         "jets": {"train": len(train), "test": len(test)},
@@ -189,6 +190,7 @@ def probe(
     seed: int = 0,
     bootstraps: int = 200,
     supervised: bool = True,
+    supervised_fractions: Sequence[float] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Probe the frozen encoder of ``run_dir`` on ``task``; write ``probe/<task>.json`` and figures.
@@ -200,6 +202,8 @@ def probe(
         label_fractions: fractions of the training labels the probes see (classification).
         supervised: also train the encoder's architecture on the same labels, from scratch and
             fine-tuned from the pretrained weights (classification; the slow part).
+        supervised_fractions: the label fractions at which to train those references (default:
+            all of ``label_fractions``); at 100% of many labels they take minutes each.
 
     Returns:
         The results as written to the JSON file, with ``figures`` listing the PNGs.
@@ -210,6 +214,9 @@ def probe(
     fractions = sorted({float(f) for f in label_fractions})
     if not fractions or not all(0 < f <= 1 for f in fractions):
         raise ProbeError(f"label_fractions={list(label_fractions)!r}; expected fractions in (0, 1], e.g. 0.01,0.1,1")
+    chosen = fractions if supervised_fractions is None else sorted({float(f) for f in supervised_fractions})
+    if not chosen or not set(chosen) <= set(fractions):
+        raise ProbeError(f"supervised_fractions={supervised_fractions!r}; expected some of label_fractions={fractions}")
     config = runs.run_config(run_dir)
     files = expand_paths(data if data is not None else (config.data.val or config.data.train))
     if not files:
@@ -233,7 +240,7 @@ def probe(
                 figures.append(response_figure(binned[target], out / f"{task}_{target}_response.png", xlabel=label))
     else:
         reference = (run_dir, jets) if supervised else None
-        results, curves = _classification(embedded, quantities, fractions, seed, bootstraps, reference)
+        results, curves = _classification(embedded, quantities, fractions, seed, bootstraps, reference, chosen)
         figures.append(roc_figure(curves, out / f"{task}_roc.png"))
         scan = {name: {float(f): m["auc"] for f, m in values.items()} for name, values in results["probes"].items()}
         figures.append(label_fraction_figure(scan, out / f"{task}_label_fractions.png"))
@@ -254,7 +261,16 @@ def probe(
     return results
 
 
-PROBE_SETTINGS = ("task", "data", "label_fractions", "recipe", "seed", "bootstraps", "supervised")
+PROBE_SETTINGS = (
+    "task",
+    "data",
+    "label_fractions",
+    "recipe",
+    "seed",
+    "bootstraps",
+    "supervised",
+    "supervised_fractions",
+)
 
 
 def load_probe_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -293,10 +309,11 @@ def format_table(results: dict[str, Any]) -> str:
     for name, values in results["probes"].items():
         cells = []
         for f in fractions:
-            m = values[str(f)]["auc"]
-            cells.append(f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]")
-        rejection = values[str(max(fractions))]["rejection_at_0.5"]["value"]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {rejection:.1f} |")
+            m = values[str(f)]["auc"] if str(f) in values else None  # supervised references: only some fractions
+            cells.append("–" if m is None else f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]")
+        top = str(max(fractions))
+        rejection = f"{values[top]['rejection_at_0.5']['value']:.1f}" if top in values else "–"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {rejection} |")
     return "\n".join(lines)
 
 

@@ -121,3 +121,15 @@ def test_energy_probes_against_the_calibrated_cell_sum(run_dir, tmp_path):
     assert set(results["other_targets"]) == {"pt", "mass"}
     assert len(results["figures"]) == 3 and all(Path(f).stat().st_size > 5000 for f in results["figures"])
     assert "| calibrated cell sum |" in format_table(results)
+
+
+def test_supervised_references_can_be_limited_to_few_labels(run_dir, qg_file, tmp_path):
+    results = probe(
+        run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], bootstraps=10, supervised_fractions=[0.1], seed=3
+    )
+    assert set(results["probes"]["fine-tuned"]) == {"0.1"} and set(results["probes"]["linear"]) == {"0.1", "1.0"}
+    assert "| fine-tuned | 0." in format_table(results) and format_table(results).count("–") == 4
+    table, _ = compare([run_dir], "qg", tmp_path / "cmp")
+    assert "fine-tuned" not in table.read_text() and "| linear |" in table.read_text()
+    with pytest.raises(ProbeError, match="supervised_fractions"):
+        probe(run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], supervised_fractions=[0.5])

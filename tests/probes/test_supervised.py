@@ -36,3 +36,14 @@ def test_fine_tuning_leaves_the_pretrained_encoder_untouched(tmp_path):
     labels = np.arange(64) % 2
     train_classifier(encoder, Inputs(AugmentConfig(), "graph"), jets, labels, np.arange(48), np.arange(48, 64))
     assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
+
+
+def test_a_step_budget_trains_exactly_that_many_steps(tmp_path):
+    jets = JetBatch.from_jets(jetgraph.read(write_jetclass(tmp_path / "j.root", n_jets=40, seed=5)))
+    encoder = build_encoder("transformer", num_node_features(jets), dim=8, layers=1, heads=2, ffn=16)
+    calls = []
+    encoder.register_forward_pre_hook(lambda module, args: calls.append(module.training))
+    labels = np.arange(40) % 2
+    train_classifier(encoder, Inputs(AugmentConfig(), "graph"), jets, labels, np.arange(30), np.arange(30, 40), steps=7)
+    assert calls.count(True) == 7  # 7 training batches (several epochs of 30 jets), then one evaluation
+    assert calls.count(False) == 1
