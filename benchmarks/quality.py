@@ -1,0 +1,514 @@
+"""Representation quality at a fixed CPU budget: pretrain every encoder for the same time, probe, tabulate.
+
+For each run of the config (``benchmarks/quality.yaml``) and each seed:
+
+1. samples: the pretraining and probe samples are generated with ``jetgraph generate`` (Pythia 8 +
+   FastJet + the replica detector), once, and reused;
+2. budget: a few training steps of the run's config are timed on this machine and the wall-clock
+   budget becomes ``train.max_steps`` (the warm-up and cosine span exactly those steps), so the
+   printed step count reproduces the run anywhere; ``steps: 0`` is the random-initialisation
+   control, ``supervised: true`` trains the same encoder on every label of the pretraining sample
+   for the same budget instead;
+3. pretraining (resumed when a previous invocation was killed), then ``jetgraph probe`` on the probe
+   sample with the seed as the split seed, so that every row of one seed shares its test jets.
+
+The results go to ``WORKDIR/results.json`` (every number), ``WORKDIR/results.md`` (mean ± standard
+deviation over seeds, and the differences that the targets of issue 7 ask about, paired per seed) and
+``WORKDIR/*.png``. Everything already done is skipped, so a rerun after a kill, or with more seeds,
+does only the rest.
+
+Usage::
+
+    .venv/bin/python benchmarks/quality.py                          # the config: 20 min per run, 3 seeds
+    .venv/bin/python benchmarks/quality.py --budget-minutes 5 --seeds 0,1,2 --only transformer,random
+    .venv/bin/python benchmarks/quality.py --quick                  # a smoke check: small samples, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+import jetgraph
+from jetgraph import runs
+from jetgraph.batch import JetBatch
+from jetgraph.config import PretrainConfig, load_config
+from jetgraph.data import JetDataset
+from jetgraph.inputs import Inputs
+from jetgraph.probes.classify import split_indices
+from jetgraph.probes.metrics import bootstrap
+from jetgraph.probes.plots import label_fraction_figure
+from jetgraph.probes.run import probe
+from jetgraph.probes.supervised import train_classifier
+from jetgraph.train import Trainer, pretrain
+
+ROOT = Path(__file__).resolve().parents[1]
+CALIBRATION_SECONDS = 30.0  # timed steps per calibration, at least 3
+SUPERVISED_BATCH, SUPERVISED_LR = 128, 1e-3
+
+
+def _git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "jetgraph", "benchmarks", "configs"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return "unknown"
+    return commit.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def _resolve_runs(runs_config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each run with ``like`` expanded: the parent's settings, its overrides first, then the run's own."""
+    resolved: dict[str, dict[str, Any]] = {}
+
+    def resolve(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+        if name in seen or name not in runs_config:
+            raise SystemExit(
+                f"benchmarks/quality: run {name!r} is unknown or `like`s itself; runs: {list(runs_config)}"
+            )
+        own = dict(runs_config[name])
+        parent = resolve(own.pop("like"), (*seen, name)) if "like" in own else {}
+        merged = {**parent, **own, "set": [*parent.get("set", []), *own.get("set", [])]}
+        merged.setdefault("tasks", ["qg"])
+        merged.setdefault("references", [])
+        return merged
+
+    for name in runs_config:
+        resolved[name] = resolve(name)
+    return resolved
+
+
+def make_samples(samples: dict[str, dict[str, Any]], workdir: Path, workers: int) -> dict[str, Path]:
+    """Generate each sample once (``jetgraph generate`` writes atomically: a file that exists is whole)."""
+    paths = {}
+    for name, spec in samples.items():
+        path = workdir / "samples" / f"{name}_{spec['sample']}_{spec['jets']}_seed{spec['seed']}.root"
+        if not path.exists():
+            command = [
+                str(Path(sys.executable).parent / "jetgraph"), "generate", spec["sample"], "--jets", str(spec["jets"]),
+                "--replicas", str(spec.get("replicas", 0)), "--seed", str(spec["seed"]), "--workers", str(workers),
+                "--out", str(path),
+            ]  # fmt: skip
+            print("$", " ".join(command), flush=True)
+            subprocess.run(command, check=True)
+        paths[name] = path
+    return paths
+
+
+def run_config(
+    run: dict[str, Any], samples: dict[str, Path], seed: int, steps: int | None, progress: bool
+) -> PretrainConfig:
+    """The run's pretraining config on the benchmark's samples (held-out metrics on 1000 probe jets)."""
+    overrides = [
+        *run["set"],
+        f"data.train={samples['pretrain']}",
+        f"data.val={samples['probe']}",
+        "data.val_jets=1000",
+        f"train.seed={seed}",
+        "train.epochs=100000",  # the step budget decides
+        f"train.progress={str(progress).lower()}",
+    ]
+    if steps is not None:
+        overrides.append(f"train.max_steps={steps}")
+    return load_config(ROOT / run["config"], overrides)
+
+
+def seconds_per_step(config: PretrainConfig, seconds: float = CALIBRATION_SECONDS) -> float:
+    """One pretraining step of ``config`` on this machine, reading included (after two warm-up steps)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(copy.deepcopy(config), tmp)
+        batches = (batch for _ in iter(int, 1) for batch in trainer.loader)  # epoch after epoch
+        for _ in range(2):
+            trainer.train_step(next(batches))
+        start, done = time.perf_counter(), 0
+        while done < 3 or time.perf_counter() - start < seconds:
+            trainer.train_step(next(batches))
+            done += 1
+        trainer.close()
+        return (time.perf_counter() - start) / done
+
+
+def _all_jets(path: Path) -> JetBatch:
+    return JetBatch.cat(list(JetDataset([str(path)], 4096, rank=0, world_size=1)))
+
+
+def supervised_reference(
+    random_dir: Path, pretrain_file: Path, probe_file: Path, seed: int, budget_s: float, bootstraps: int
+) -> dict[str, Any]:
+    """The random-initialised encoder of ``random_dir`` trained on every pretraining label for ``budget_s``.
+
+    Scored on the probe sample's test split of ``seed``, the split ``jetgraph probe`` uses.
+    """
+    encoder, config, _ = runs.load_encoder(random_dir)
+    inputs = Inputs(config.augment, encoder.input_kind)
+    train_jets, probe_jets = _all_jets(pretrain_file), _all_jets(probe_file)
+    jets = JetBatch.cat([train_jets, probe_jets])
+    labels = jets.label.numpy()
+    train = np.arange(train_jets.num_jets)
+    _, _, test = split_indices(probe_jets.num_jets, seed=seed)
+    test = test + train_jets.num_jets
+    start = time.perf_counter()
+    kwargs = {"batch_size": SUPERVISED_BATCH, "lr": SUPERVISED_LR, "seed": seed}
+    train_classifier(encoder, inputs, jets, labels, train, test[:8], steps=5, **kwargs)
+    step_s = (time.perf_counter() - start) / 5
+    steps = max(1, int(budget_s / step_s))
+    print(f"  supervised: {step_s:.2f} s/step -> {steps} steps on {len(train)} labelled jets", flush=True)
+    start = time.perf_counter()
+    score = train_classifier(encoder, inputs, jets, labels, train, test, steps=steps, **kwargs)
+    wall = time.perf_counter() - start
+    metrics = bootstrap(labels[test], score, n=bootstraps, seed=seed)
+    return {"steps": steps, "wall_s": wall, "jets_seen": steps * SUPERVISED_BATCH, "metrics": metrics}
+
+
+def one_run(
+    name: str, run: dict[str, Any], seed: int, samples: dict[str, Path], settings: dict[str, Any], workdir: Path
+) -> dict[str, Any]:
+    """Pretrain (or not), probe and return the record of one run and seed; a finished record is reused."""
+    run_dir = workdir / "runs" / name / f"seed{seed}"
+    record_path = run_dir / "quality.json"
+    if record_path.exists():
+        return json.loads(record_path.read_text())
+    budget_s = settings["budget_minutes"] * 60
+    print(f"\n== {name}, seed {seed} ==", flush=True)
+    record: dict[str, Any] = {"run": name, "seed": seed, "budget_minutes": settings["budget_minutes"]}
+    if run.get("supervised"):
+        random_dir = workdir / "runs" / "random" / f"seed{seed}"
+        if runs.latest_checkpoint(random_dir) is None:
+            pretrain(run_config(run, samples, seed, 0, False), random_dir)
+        result = supervised_reference(random_dir, samples["pretrain"], samples["probe"], seed, budget_s,
+                                      settings["bootstraps"])  # fmt: skip
+        record.update(steps=result["steps"], wall_s=result["wall_s"], jets_seen=result["jets_seen"])
+        record["qg"] = {"supervised (all pretraining labels)": {"1.0": result["metrics"]}}
+    else:
+        plan = run_dir / "plan.json"
+        if "steps" in run:
+            steps, step_s = int(run["steps"]), 0.0
+        elif plan.exists():
+            steps, step_s = json.loads(plan.read_text())["steps"], json.loads(plan.read_text())["step_s"]
+        else:
+            calibration = run_config(run, samples, seed, None, False)
+            step_s = seconds_per_step(calibration, min(CALIBRATION_SECONDS, budget_s / 10))
+            steps = max(1, int(budget_s / step_s))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        plan.write_text(json.dumps({"steps": steps, "step_s": step_s}))
+        config = run_config(run, samples, seed, steps, settings["progress"])
+        print(f"  {step_s:.2f} s/step -> train.max_steps={steps} ({config.train.batch_size} jets per step)", flush=True)
+        start = time.perf_counter()
+        latest = runs.latest_checkpoint(run_dir)
+        if latest is None or runs.load_checkpoint(latest)["step"] < steps:
+            pretrain(config, run_dir, resume=latest is not None)
+        record.update(steps=steps, wall_s=time.perf_counter() - start, jets_seen=steps * config.train.batch_size)
+        for task in run["tasks"]:
+            result = probe(
+                run_dir, task, samples["probe"], label_fractions=settings["label_fractions"], seed=seed,
+                bootstraps=settings["bootstraps"], supervised=bool(run["references"]),
+                supervised_fractions=run["references"] or None, progress=settings["progress"],
+            )  # fmt: skip
+            record[task] = result["probes"] if task != "energy" else _energy_summary(result)
+    record.update(commit=_git_commit(), version=jetgraph.__version__, torch=torch.__version__,
+                  threads=torch.get_num_threads())  # fmt: skip
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def _energy_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """Per probe: the mean resolution over the truth-energy bins, and the bins themselves."""
+    return {
+        name: {"mean_resolution": float(np.mean(r["resolution"])), "mean_abs_bias": float(np.mean(np.abs(
+            np.asarray(r["response"]) - 1))), **r}
+        for name, r in result["probes"].items()
+    }  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def _spread(values: list[float | None], digits: int = 3) -> str:
+    """Mean ± standard deviation (just the value for one seed); '–' when there is nothing."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "–"
+    mean = statistics.fmean(values)
+    return f"{mean:.{digits}f}" if len(values) == 1 else f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def _metric(record: dict[str, Any], probe_name: str, fraction: str, metric: str) -> float | None:
+    entry = record.get("qg", {}).get(probe_name, {}).get(fraction)
+    return None if entry is None else float(entry[metric]["value"])
+
+
+ROWS = [  # (row label, run, probe in its qg.json)
+    ("SSL transformer, linear probe", "transformer", "linear"),
+    ("SSL transformer, MLP probe", "transformer", "mlp"),
+    ("SSL transformer, fine-tuned", "transformer", "fine-tuned"),
+    ("transformer at random init, linear probe", "random", "linear"),
+    ("transformer at random init, MLP probe", "random", "mlp"),
+    ("transformer from scratch on the probe labels", "transformer", "supervised (scratch)"),
+    (
+        "transformer supervised on all pretraining labels, same budget",
+        "supervised",
+        "supervised (all pretraining labels)",
+    ),
+    ("observables, logistic", "transformer", "observables (logistic)"),
+    ("observables, GBDT", "transformer", "observables (GBDT)"),
+    ("SSL edgeconv (graph), linear probe", "edgeconv", "linear"),
+    ("SSL resnet (image), linear probe", "resnet", "linear"),
+    ("replica pairing (detector level), linear probe", "replicas", "linear"),
+    ("augmentations of one replica (detector level), linear", "detector_augment", "linear"),
+]
+DIFFERENCES = [  # (what, (run, probe), (run, probe), fraction): paired per seed
+    ("SSL linear − observables (best of logistic, GBDT)", ("transformer", "linear"), ("transformer", "observables*"),
+     "1.0"),
+    ("SSL linear − random-init linear", ("transformer", "linear"), ("random", "linear"), "1.0"),
+    ("SSL linear − supervised on all labels", ("transformer", "linear"), ("supervised",
+     "supervised (all pretraining labels)"), "1.0"),
+    ("SSL fine-tuned − scratch, 10% of labels", ("transformer", "fine-tuned"), ("transformer", "supervised (scratch)"),
+     "0.1"),
+    ("SSL MLP − scratch, 10% of labels", ("transformer", "mlp"), ("transformer", "supervised (scratch)"), "0.1"),
+    ("SSL fine-tuned − scratch, 1% of labels", ("transformer", "fine-tuned"), ("transformer", "supervised (scratch)"),
+     "0.01"),
+    ("SSL MLP − scratch, 1% of labels", ("transformer", "mlp"), ("transformer", "supervised (scratch)"), "0.01"),
+    ("replica pairing − augmentations of one replica (linear)", ("replicas", "linear"), ("detector_augment", "linear"),
+     "1.0"),
+    ("graph (transformer) − image (resnet), linear", ("transformer", "linear"), ("resnet", "linear"), "1.0"),
+    ("graph (edgeconv) − image (resnet), linear", ("edgeconv", "linear"), ("resnet", "linear"), "1.0"),
+]  # fmt: skip
+
+
+def _value(records: dict[tuple[str, int], dict], run: str, probe_name: str, seed: int, fraction: str, metric: str):
+    record = records.get((run, seed))
+    if record is None:
+        return None
+    if probe_name == "observables*":
+        values = [_metric(record, p, fraction, metric) for p in ("observables (logistic)", "observables (GBDT)")]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
+    return _metric(record, probe_name, fraction, metric)
+
+
+def _differences(records: dict[tuple[str, int], dict], seeds: list[int], metric: str) -> dict[str, list[float]]:
+    """Each entry of :data:`DIFFERENCES`: the per-seed differences where both sides exist."""
+    out = {}
+    for what, (run_a, probe_a), (run_b, probe_b), fraction in DIFFERENCES:
+        pairs = [
+            (_value(records, run_a, probe_a, s, fraction, metric), _value(records, run_b, probe_b, s, fraction, metric))
+            for s in seeds
+        ]
+        out[what] = [a - b for a, b in pairs if a is not None and b is not None and math.isfinite(a - b)]
+    return out
+
+
+def _signed(values: list[float], digits: int = 3) -> str:
+    text = _spread(values, digits)
+    return "+" + text if values and statistics.fmean(values) >= 0 else text
+
+
+def tables(records: dict[tuple[str, int], dict], seeds: list[int], fractions: list[float]) -> str:
+    fraction_keys = [str(float(f)) for f in fractions]
+    head = " | ".join(f"AUC, {float(f):g} of labels" for f in fractions)
+    lines = [
+        f"| | {head} | 1/ε_B at ε_S=0.5 (all labels) | steps | jets seen | wall min |",
+        "|---" * (len(fractions) + 5) + "|",
+    ]
+    for label, run, probe_name in ROWS:
+        found = [records[(run, s)] for s in seeds if (run, s) in records]
+        cells = [_spread([_metric(r, probe_name, f, "auc") for r in found]) for f in fraction_keys]
+        if all(c == "–" for c in cells):
+            continue
+        rejection = _spread([_metric(r, probe_name, fraction_keys[-1], "rejection_at_0.5") for r in found], 1)
+        cost = ["–"] * 3  # the observables need no training
+        if not probe_name.startswith("observables"):
+            cost = [
+                f"{statistics.fmean(r['steps'] for r in found):,.0f}",
+                f"{statistics.fmean(r['jets_seen'] for r in found):,.0f}",
+                f"{statistics.fmean(r['wall_s'] for r in found) / 60:.1f}",
+            ]
+        lines.append(f"| {label} | " + " | ".join([*cells, rejection, *cost]) + " |")
+    auc, rejection = _differences(records, seeds, "auc"), _differences(records, seeds, "rejection_at_0.5")
+    lines += ["", "| difference, paired per seed | AUC | 1/ε_B at ε_S=0.5 | seeds |", "|---|---|---|---|"]
+    for what, diffs in auc.items():
+        if diffs:
+            lines.append(f"| {what} | {_signed(diffs)} | {_signed(rejection[what], 1)} | {len(diffs)} |")
+    energy = {run: [records[(run, s)]["energy"] for s in seeds if "energy" in records.get((run, s), {})]
+              for run in ("replicas", "detector_augment")}  # fmt: skip
+    if any(energy.values()):
+        lines += ["", "| jet energy probe | pretraining | mean σ(E)/E over E bins | mean \\|response − 1\\| | seeds |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for run, found in energy.items():
+            for probe_name in ("linear", "mlp", "calibrated cell sum"):
+                res = [e[probe_name]["mean_resolution"] for e in found]
+                bias = [e[probe_name]["mean_abs_bias"] for e in found]
+                if res:
+                    lines.append(f"| {probe_name} | {run} | {_spread(res)} | {_spread(bias)} | {len(res)} |")
+    return "\n".join(lines)
+
+
+def targets(records: dict[tuple[str, int], dict], seeds: list[int]) -> list[str]:
+    """One line per target of issue 7: met when the paired mean difference clears its bar by one standard error."""
+    auc = _differences(records, seeds, "auc")
+    rejection = _differences(records, seeds, "rejection_at_0.5")
+
+    def above(values: list[float], bar: float) -> bool:
+        if len(values) < 2:
+            return bool(values) and values[0] > bar
+        return statistics.fmean(values) - statistics.stdev(values) / math.sqrt(len(values)) > bar
+
+    checks = [
+        ("SSL linear probe beats the best observable baseline (AUC and 1/ε_B)",
+         "SSL linear − observables (best of logistic, GBDT)", 0.0, True),
+        ("SSL linear probe beats the same transformer at random init (AUC and 1/ε_B)",
+         "SSL linear − random-init linear", 0.0, True),
+        ("SSL linear probe within 0.01 AUC of the transformer supervised on all labels, same budget",
+         "SSL linear − supervised on all labels", -0.01, False),
+        ("10% of labels: pretrained (fine-tuned) beats scratch", "SSL fine-tuned − scratch, 10% of labels", 0.0, False),
+        ("1% of labels: pretrained (fine-tuned) beats scratch", "SSL fine-tuned − scratch, 1% of labels", 0.0, False),
+        ("detector level: replica pairing beats augmentations of one replica (q/g, linear AUC)",
+         "replica pairing − augmentations of one replica (linear)", 0.0, False),
+    ]  # fmt: skip
+    lines = []
+    for text, what, bar, with_rejection in checks:
+        if not auc[what]:
+            lines.append(f"TARGET {text}: not run")
+            continue
+        met = above(auc[what], bar) and (not with_rejection or above(rejection[what], 0.0))
+        lines.append(f"TARGET {text} ({len(auc[what])} seeds) -> {'MET' if met else 'NOT MET'}")
+    energy = {run: [records[(run, s)]["energy"] for s in seeds if "energy" in records.get((run, s), {})]
+              for run in ("replicas",)}  # fmt: skip
+    found = energy["replicas"]
+    if found:
+        diffs = [e["calibrated cell sum"]["mean_resolution"] - min(e["linear"]["mean_resolution"],
+                 e["mlp"]["mean_resolution"]) for e in found]  # fmt: skip
+        met = above(diffs, 0.0)
+        lines.append(
+            f"TARGET replica pretraining: energy probe resolution better than the calibrated cell sum "
+            f"({len(found)} seeds) -> {'MET' if met else 'NOT MET'}"
+        )
+    return lines
+
+
+def tuning_table(records: dict[tuple[str, int], dict], tuning: dict[str, dict[str, Any]], seeds: list[int]) -> str:
+    """One row per variant of the transformer (and the transformer itself): what changed, what it gave."""
+    lines = [
+        "| variant | change | AUC linear, all labels | AUC MLP, 10% | 1/ε_B at ε_S=0.5 (linear) | steps | jets seen |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, change in [("transformer", "(configs/pretrain/qg_transformer.yaml)"), *tuning.items()]:
+        found = [records[(name, s)] for s in seeds if (name, s) in records]
+        if not found:
+            continue
+        text = change if isinstance(change, str) else "; ".join(change.get("set", []))
+        lines.append(
+            f"| {name} | {text} | {_spread([_metric(r, 'linear', '1.0', 'auc') for r in found])} "
+            f"| {_spread([_metric(r, 'mlp', '0.1', 'auc') for r in found])} "
+            f"| {_spread([_metric(r, 'linear', '1.0', 'rejection_at_0.5') for r in found], 1)} "
+            f"| {statistics.fmean(r['steps'] for r in found):,.0f} "
+            f"| {statistics.fmean(r['jets_seen'] for r in found):,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def figure(records: dict[tuple[str, int], dict], seeds: list[int], fractions: list[float], path: Path) -> None:
+    """AUC against label fraction, mean and standard deviation over seeds, for the label-efficiency rows."""
+    scan: dict[str, dict[float, dict[str, float]]] = {}
+    for label, run, probe_name in ROWS[:6]:
+        for f in fractions:
+            values = [
+                _metric(records[(run, s)], probe_name, str(float(f)), "auc") for s in seeds if (run, s) in records
+            ]
+            values = [v for v in values if v is not None]
+            if values:
+                mean = statistics.fmean(values)
+                sd = statistics.stdev(values) if len(values) > 1 else 0.0
+                scan.setdefault(label, {})[float(f)] = {"value": mean, "low": mean - sd, "high": mean + sd}
+    if scan:
+        label_fraction_figure(scan, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "benchmarks" / "quality.yaml")
+    parser.add_argument("--workdir", type=Path, help="samples, runs and results [the config's workdir]")
+    parser.add_argument("--budget-minutes", type=float, help="pretraining wall clock per run [the config's]")
+    parser.add_argument("--seeds", help="comma-separated [the config's]")
+    parser.add_argument("--only", help="comma-separated run names [all]")
+    parser.add_argument("--tuning", action="store_true", help="run the config's tuning variants instead of its runs")
+    parser.add_argument("--workers", type=int, default=2, help="processes generating the samples")
+    parser.add_argument("--threads", type=int, help="torch threads per run [torch's default: the cores]")
+    parser.add_argument("--quick", action="store_true", help="600 + 400 jets, 0.2-minute budget: a smoke check")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = yaml.safe_load(args.config.read_text())
+    workdir = Path(args.workdir or config["workdir"])
+    if not workdir.is_absolute():
+        workdir = ROOT / workdir
+    budget = args.budget_minutes if args.budget_minutes is not None else config["budget_minutes"]
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(config["seeds"])
+    samples = config["samples"]
+    if args.quick:
+        samples = {k: {**v, "jets": j} for (k, v), j in zip(samples.items(), (600, 400), strict=True)}
+        budget, workdir = 0.2, workdir.with_name(workdir.name + "_quick")
+    tuning = {
+        name: {"like": "transformer", "references": [], **spec} for name, spec in config.get("tuning", {}).items()
+    }
+    all_runs = _resolve_runs({**config["runs"], **tuning})
+    chosen = args.only.split(",") if args.only else list(tuning if args.tuning else config["runs"])
+    unknown = [n for n in chosen if n not in all_runs]
+    if unknown:
+        raise SystemExit(f"--only {unknown}: unknown runs; the config has {list(all_runs)}")
+    settings = {
+        "budget_minutes": budget,
+        "label_fractions": config["probe"]["label_fractions"],
+        "bootstraps": config["probe"]["bootstraps"],
+        "progress": sys.stderr.isatty(),
+    }
+    workdir = workdir / f"budget{budget:g}min_{torch.get_num_threads()}threads"  # a budget means these cores
+    paths = make_samples(samples, workdir.parent, args.workers)
+    for seed in seeds:  # seed-major: each finished seed is a complete row set
+        for name in chosen:
+            one_run(name, all_runs[name], seed, paths, settings, workdir)
+    records = {}
+    for path in sorted(workdir.glob("runs/*/seed*/quality.json")):
+        record = json.loads(path.read_text())
+        records[(record["run"], record["seed"])] = record
+    all_seeds = sorted({s for _, s in records})
+    header = (
+        f"Budget {budget:g} min of pretraining per run on {torch.get_num_threads()} thread(s); seeds {all_seeds}; "
+        f"samples {', '.join(p.name for p in paths.values())}; commit {_git_commit()}; "
+        f"`benchmarks/quality.py --budget-minutes {budget:g} --threads {torch.get_num_threads()}`. "
+        "Mean ± standard deviation over seeds."
+    )
+    parts = [header, tables(records, all_seeds, settings["label_fractions"])]
+    if any(name in tuning for name, _ in records):
+        parts.append(
+            "Tuning (each variant changes the transformer run as shown):\n\n" + tuning_table(records, tuning, all_seeds)
+        )
+    parts.append("\n".join(targets(records, all_seeds)))
+    text = "\n\n".join(parts) + "\n"
+    (workdir / "results.md").write_text(text)
+    (workdir / "results.json").write_text(json.dumps([records[k] for k in sorted(records)], indent=1))
+    figure(records, all_seeds, settings["label_fractions"], workdir / "label_fractions.png")
+    print("\n" + text)
+    print(f"{workdir / 'results.md'}, {workdir / 'results.json'}, {workdir / 'label_fractions.png'}")
+
+
+if __name__ == "__main__":
+    main()
