@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 DEMO_JETS ?= 400
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench quality lint clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/generate.py
 	$(PY) benchmarks/augment.py
 	$(PY) benchmarks/train_step.py
+
+# Representation quality at a fixed CPU budget (benchmarks/quality.yaml: hours; resumable).
+quality: $(STAMP)
+	$(PY) benchmarks/quality.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

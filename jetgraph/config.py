@@ -27,7 +27,6 @@ import yaml
 from jetgraph.errors import JetGraphError, suggest
 from jetgraph.io.files import written_atomically
 
-
 VIEWS = ("two", "replicas", "detector")
 
 

@@ -241,6 +241,7 @@ def label_fraction_figure(
     scan: Mapping[str, Mapping[float, Mapping[str, Any]]],
     path: str | os.PathLike,
     metric: str = "auc",
+    intervals: str = "bootstrap intervals",
 ) -> Path:
     """A metric with its bootstrap interval against the fraction of labels the probe was trained on.
 
@@ -249,6 +250,7 @@ def label_fraction_figure(
             :func:`~jetgraph.probes.metrics.bootstrap` result, from which ``metric`` is taken.
         path: the PNG to write.
         metric: the metric drawn and named on the y axis.
+        intervals: what the error bars are, for the title (e.g. "spread over 3 seeds").
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -291,7 +293,7 @@ def label_fraction_figure(
             ax.set_yscale("log")
         ax.set_xlabel("Fraction of training labels used")
         ax.set_ylabel(_metric_label(metric))
-        ax.set_title(f"{_metric_label(metric, short=True)} vs training labels, bootstrap intervals")
+        ax.set_title(f"{_metric_label(metric, short=True)} vs training labels, {intervals}")
         ax.legend(loc="best")
         return _save(figure, path)
 
