@@ -10,8 +10,8 @@ import jetgraph
 from jetgraph.batch import JetBatch, detector_view
 from jetgraph.config import AugmentConfig, ConfigError, from_dict
 from jetgraph.generate.detector import load_detector, simulate
-from jetgraph.io.examples import write_jetclass
 from jetgraph.inputs import Inputs
+from jetgraph.io.examples import write_jetclass
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,9 @@ def _flag(value: Any) -> bool:
 
 # The parameters each probe accepts: name -> (default, check, what the check wants).
 _Spec = Mapping[str, tuple[Any, Callable[[Any], bool], str]]
+MLP_EARLY_STOPPING_JETS = 1000
+"""Training jets from which the MLP probe stops early on a 10% validation split (fewer: a fixed number of epochs)."""
+
 _CLASSIFIER_PARAMS: dict[str, _Spec] = {
     "linear": {
         "C": (1.0, _positive, "a positive number"),
@@ -201,8 +204,11 @@ def fit_score(kind: str, x_train: Any, y_train: Any, x_test: Any, seed: int = 0,
     if kind == "knn" and model.named_steps["model"].n_neighbors > len(x_train):
         k = model.named_steps["model"].n_neighbors
         raise ProbeError(f"probe 'knn': k={k} neighbours but only {len(x_train)} training jets")
-    if kind == "mlp" and np.unique(y_train, return_counts=True)[1].min() < 20:
-        # early stopping holds out 10% for validation: with a few labels it would hold out no class
+    if kind == "mlp" and (
+        len(y_train) < MLP_EARLY_STOPPING_JETS or np.unique(y_train, return_counts=True)[1].min() < 20
+    ):
+        # early stopping judges on 10% of the jets: below ~100 of them (or with a rare class) it stops
+        # an MLP that takes one step per epoch after ~10 steps, untrained; the L2 penalty regularises instead
         model.set_params(model__early_stopping=False)
     model.fit(x_train, y_train)
     proba = model.predict_proba(x_test)
