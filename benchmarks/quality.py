@@ -180,11 +180,15 @@ def supervised_reference(
 def one_run(
     name: str, run: dict[str, Any], seed: int, samples: dict[str, Path], settings: dict[str, Any], workdir: Path
 ) -> dict[str, Any]:
-    """Pretrain (or not), probe and return the record of one run and seed; a finished record is reused."""
+    """Pretrain (or not), probe and return the record of one run and seed; a finished record is reused.
+
+    With ``settings["reprobe"]`` a finished pretraining run is probed again (its training record kept).
+    """
     run_dir = workdir / "runs" / name / f"seed{seed}"
     record_path = run_dir / "quality.json"
-    if record_path.exists():
-        return json.loads(record_path.read_text())
+    old = json.loads(record_path.read_text()) if record_path.exists() else None
+    if old is not None and (not settings["reprobe"] or run.get("supervised")):
+        return old
     budget_s = settings["budget_minutes"] * 60
     print(f"\n== {name}, seed {seed} ==", flush=True)
     record: dict[str, Any] = {"run": name, "seed": seed, "budget_minutes": settings["budget_minutes"]}
@@ -200,8 +204,9 @@ def one_run(
         plan = run_dir / "plan.json"
         if "steps" in run:
             steps, step_s = int(run["steps"]), 0.0
-        elif plan.exists():
-            steps, step_s = json.loads(plan.read_text())["steps"], json.loads(plan.read_text())["step_s"]
+        elif plan.exists():  # calibrated by an earlier invocation that was stopped
+            planned = json.loads(plan.read_text())
+            steps, step_s = planned["steps"], planned["step_s"]
         else:
             calibration = run_config(run, samples, seed, None, False)
             step_s = seconds_per_step(calibration, min(CALIBRATION_SECONDS, budget_s / 10))
@@ -214,7 +219,8 @@ def one_run(
         latest = runs.latest_checkpoint(run_dir)
         if latest is None or runs.load_checkpoint(latest)["step"] < steps:
             pretrain(config, run_dir, resume=latest is not None)
-        record.update(steps=steps, wall_s=time.perf_counter() - start, jets_seen=steps * config.train.batch_size)
+        wall_s = old["wall_s"] if old is not None else time.perf_counter() - start
+        record.update(steps=steps, wall_s=wall_s, jets_seen=steps * config.train.batch_size)
         for task in run["tasks"]:
             result = probe(
                 run_dir, task, samples["probe"], label_fractions=settings["label_fractions"], seed=seed,
@@ -334,8 +340,8 @@ def tables(records: dict[tuple[str, int], dict], seeds: list[int], fractions: li
         if all(c == "–" for c in cells):
             continue
         rejection = _spread([_metric(r, probe_name, fraction_keys[-1], "rejection_at_0.5") for r in found], 1)
-        cost = ["–"] * 3  # the observables need no training
-        if not probe_name.startswith("observables"):
+        cost = ["–"] * 3  # the observables and the from-scratch reference need no pretraining
+        if not probe_name.startswith("observables") and probe_name != "supervised (scratch)":
             cost = [
                 f"{statistics.fmean(r['steps'] for r in found):,.0f}",
                 f"{statistics.fmean(r['jets_seen'] for r in found):,.0f}",
@@ -428,7 +434,7 @@ def tuning_table(records: dict[tuple[str, int], dict], tuning: dict[str, dict[st
 def figure(records: dict[tuple[str, int], dict], seeds: list[int], fractions: list[float], path: Path) -> None:
     """AUC against label fraction, mean and standard deviation over seeds, for the label-efficiency rows."""
     scan: dict[str, dict[float, dict[str, float]]] = {}
-    for label, run, probe_name in ROWS[:6]:
+    for label, run, probe_name in ROWS[:8]:  # the transformer rows and the observables (logistic)
         for f in fractions:
             values = [
                 _metric(records[(run, s)], probe_name, str(float(f)), "auc") for s in seeds if (run, s) in records
@@ -439,7 +445,7 @@ def figure(records: dict[tuple[str, int], dict], seeds: list[int], fractions: li
                 sd = statistics.stdev(values) if len(values) > 1 else 0.0
                 scan.setdefault(label, {})[float(f)] = {"value": mean, "low": mean - sd, "high": mean + sd}
     if scan:
-        label_fraction_figure(scan, path)
+        label_fraction_figure(scan, path, intervals=f"mean and standard deviation over {len(seeds)} seeds")
 
 
 def main() -> None:
@@ -452,6 +458,7 @@ def main() -> None:
     parser.add_argument("--tuning", action="store_true", help="run the config's tuning variants instead of its runs")
     parser.add_argument("--workers", type=int, default=2, help="processes generating the samples")
     parser.add_argument("--threads", type=int, help="torch threads per run [torch's default: the cores]")
+    parser.add_argument("--reprobe", action="store_true", help="probe finished runs again (after a probe change)")
     parser.add_argument("--quick", action="store_true", help="600 + 400 jets, 0.2-minute budget: a smoke check")
     args = parser.parse_args()
     if args.threads:
@@ -479,6 +486,7 @@ def main() -> None:
         "label_fractions": config["probe"]["label_fractions"],
         "bootstraps": config["probe"]["bootstraps"],
         "progress": sys.stderr.isatty(),
+        "reprobe": args.reprobe,
     }
     workdir = workdir / f"budget{budget:g}min_{torch.get_num_threads()}threads"  # a budget means these cores
     paths = make_samples(samples, workdir.parent, args.workers)
