@@ -71,7 +71,6 @@ class AugmentConfig:
     views: str = "two"
     """``two``: two augmentations of each jet; ``replicas``: two detector replicas of it (then
     ``transforms``); ``detector``: two augmentations of replica 0 (one detector, no replica pairing)."""
-    """``two`` (TwoViews of ``transforms``) or ``replicas`` (ReplicaViews, then ``transforms``)."""
     transforms: list[Any] = field(default_factory=list)
     """Particle transforms, a registry list (:func:`jetgraph.augment.build`), applied to each view."""
     image_transforms: list[Any] = field(default_factory=list)

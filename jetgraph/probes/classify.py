@@ -47,11 +47,11 @@ def _flag(value: Any) -> bool:
     return isinstance(value, bool | np.bool_)
 
 
-# The parameters each probe accepts: name -> (default, check, what the check wants).
-_Spec = Mapping[str, tuple[Any, Callable[[Any], bool], str]]
 MLP_EARLY_STOPPING_JETS = 1000
 """Training jets from which the MLP probe stops early on a 10% validation split (fewer: a fixed number of epochs)."""
 
+# The parameters each probe accepts: name -> (default, check, what the check wants).
+_Spec = Mapping[str, tuple[Any, Callable[[Any], bool], str]]
 _CLASSIFIER_PARAMS: dict[str, _Spec] = {
     "linear": {
         "C": (1.0, _positive, "a positive number"),
