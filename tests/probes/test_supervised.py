@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
@@ -13,6 +14,7 @@ from jetgraph.features import num_node_features
 from jetgraph.inputs import Inputs
 from jetgraph.io.examples import write_jetclass
 from jetgraph.models import build_encoder
+from jetgraph.probes.metrics import ProbeError
 from jetgraph.probes.supervised import train_classifier
 
 
@@ -47,3 +49,12 @@ def test_a_step_budget_trains_exactly_that_many_steps(tmp_path):
     train_classifier(encoder, Inputs(AugmentConfig(), "graph"), jets, labels, np.arange(30), np.arange(30, 40), steps=7)
     assert calls.count(True) == 7  # 7 training batches (several epochs of 30 jets), then one evaluation
     assert calls.count(False) == 1
+
+
+def test_fewer_than_two_training_jets_are_refused(tmp_path):
+    jets = JetBatch.from_jets(jetgraph.read(write_jetclass(tmp_path / "j.root", n_jets=8, seed=6)))
+    encoder = build_encoder("transformer", num_node_features(jets), dim=8, layers=1, heads=2, ffn=16)
+    with pytest.raises(ProbeError, match="at least 2 training jets; got 1"):
+        train_classifier(
+            encoder, Inputs(AugmentConfig(), "graph"), jets, np.arange(8) % 2, np.arange(1), np.arange(4, 8)
+        )
