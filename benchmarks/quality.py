@@ -428,6 +428,8 @@ def tuning_table(records: dict[tuple[str, int], dict], tuning: dict[str, dict[st
         if not found:
             continue
         text = change if isinstance(change, str) else "; ".join(change.get("set", []))
+        if isinstance(change, dict) and "steps" in change:
+            text += f"; train.max_steps={change['steps']}"
         delta = [
             _metric(r, "linear", "1.0", "auc") - _metric(records[("transformer", r["seed"])], "linear", "1.0", "auc")
             for r in found
