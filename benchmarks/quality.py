@@ -48,6 +48,7 @@ from jetgraph.batch import JetBatch
 from jetgraph.config import PretrainConfig, load_config
 from jetgraph.data import JetDataset
 from jetgraph.inputs import Inputs
+from jetgraph.io.files import written_atomically
 from jetgraph.probes.classify import split_indices
 from jetgraph.probes.metrics import bootstrap
 from jetgraph.probes.plots import label_fraction_figure
@@ -72,6 +73,12 @@ def _git_commit() -> str:
     except OSError:
         return "unknown"
     return commit.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a record read back as "done" must never be half-written."""
+    with written_atomically(path) as partial:
+        partial.write_text(text)
 
 
 def _resolve_runs(runs_config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -212,7 +219,7 @@ def one_run(
             step_s = seconds_per_step(calibration, min(CALIBRATION_SECONDS, budget_s / 10))
             steps = max(1, int(budget_s / step_s))
         run_dir.mkdir(parents=True, exist_ok=True)
-        plan.write_text(json.dumps({"steps": steps, "step_s": step_s}))
+        _write(plan, json.dumps({"steps": steps, "step_s": step_s}))
         config = run_config(run, samples, seed, steps, settings["progress"])
         print(f"  {step_s:.2f} s/step -> train.max_steps={steps} ({config.train.batch_size} jets per step)", flush=True)
         start = time.perf_counter()
@@ -231,7 +238,7 @@ def one_run(
     record.update(commit=_git_commit(), version=jetgraph.__version__, torch=torch.__version__,
                   threads=torch.get_num_threads())  # fmt: skip
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    record_path.write_text(json.dumps(record, indent=1))
+    _write(record_path, json.dumps(record, indent=1))
     return record
 
 
@@ -528,8 +535,8 @@ def main() -> None:
         )
     parts.append("\n".join(targets(records, all_seeds)))
     text = "\n\n".join(parts) + "\n"
-    (workdir / "results.md").write_text(text)
-    (workdir / "results.json").write_text(json.dumps([records[k] for k in sorted(records)], indent=1))
+    _write(workdir / "results.md", text)
+    _write(workdir / "results.json", json.dumps([records[k] for k in sorted(records)], indent=1))
     figure(records, all_seeds, settings["label_fractions"], workdir / "label_fractions.png")
     print("\n" + text)
     print(f"{workdir / 'results.md'}, {workdir / 'results.json'}, {workdir / 'label_fractions.png'}")
