@@ -28,6 +28,7 @@ from jetgraph.errors import JetGraphError, suggest
 from jetgraph.io.files import written_atomically
 
 VIEWS = ("two", "replicas", "detector")
+SCHEDULES = ("cosine", "constant")
 
 
 class ConfigError(JetGraphError, ValueError):
@@ -62,6 +63,9 @@ class ModelConfig:
     """Parameters of :class:`jetgraph.models.ProjectionHead` (``hidden``, ``out_dim``, ``layers``)."""
     in_features: int | None = None
     """Input columns (graph) or channels (image); found from the first batch when None."""
+    probe_layer: int = 0
+    """What probes and ``jetgraph embed`` read: 0 the encoder's output (the representation); k >= 1 the
+    output of the projection head's k-th layer (JetCLR's linear classifier test reads layer 1)."""
 
 
 @dataclass
@@ -97,7 +101,9 @@ class TrainConfig:
     lr: float = 5e-4
     weight_decay: float = 0.05
     warmup: float = 0.05
-    """Linear warm-up, as a fraction of all steps (then cosine decay to zero)."""
+    """Linear warm-up, as a fraction of all steps (then the ``schedule``)."""
+    schedule: str = "cosine"
+    """After the warm-up: ``cosine`` decay to zero, or ``constant`` (JetCLR's plain Adam)."""
     clip_grad: float | None = 1.0
     precision: str = "fp32"
     """``fp32`` or ``bf16`` (autocast: on CPUs with AVX-512 bf16 and on GPUs)."""
@@ -208,11 +214,14 @@ def from_dict(values: dict[str, Any], source: str = "<config>") -> PretrainConfi
 def validate(config: PretrainConfig, source: str = "<config>") -> None:
     """Values that cannot work, each reported with the key that holds it."""
     train = config.train
+    head_layers = config.model.head.get("layers", 2)  # a bad value is the head's own error, when it is built
+    head_layers = head_layers if isinstance(head_layers, int) else config.model.probe_layer
     checks = [
         ("train.epochs", train.epochs >= 1, "at least 1"),
         ("train.batch_size", train.batch_size >= 2, "at least 2 (contrastive losses need negatives)"),
         ("train.lr", train.lr > 0, "a positive learning rate"),
         ("train.warmup", 0 <= train.warmup < 1, "a fraction in [0, 1)"),
+        ("train.schedule", train.schedule in SCHEDULES, "'cosine' or 'constant'"),
         ("train.precision", train.precision in ("fp32", "bf16"), "'fp32' or 'bf16'"),
         ("train.log_every", train.log_every >= 1, "at least 1"),
         ("train.checkpoint_every", train.checkpoint_every >= 1, "at least 1"),
@@ -221,6 +230,11 @@ def validate(config: PretrainConfig, source: str = "<config>") -> None:
         ("train.steps_per_epoch", train.steps_per_epoch is None or train.steps_per_epoch >= 1, "at least 1, or null"),
         ("train.clip_grad", train.clip_grad is None or train.clip_grad > 0, "a positive norm, or null"),
         ("augment.views", config.augment.views in VIEWS, "'two', 'replicas' or 'detector'"),
+        (
+            "model.probe_layer",
+            0 <= config.model.probe_layer <= head_layers,
+            "0 (the encoder's output) up to the head's layers",
+        ),
         ("data.workers", config.data.workers >= 0, "0 or more"),
     ]
     for key, ok, expected in checks:

@@ -107,13 +107,55 @@ def load_encoder(
     return encoder, config, {"step": int(state["step"]), "path": str(path)}
 
 
+class HeadLayers(torch.nn.Module):
+    """An encoder followed by the first layers of its projection head: what a run's ``model.probe_layer`` reads.
+
+    Has the ``rep_dim`` and ``input_kind`` of an encoder, so embedding and probes treat it as one.
+    """
+
+    def __init__(self, encoder: torch.nn.Module, layers: torch.nn.Module, rep_dim: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.layers = layers
+        self.rep_dim = rep_dim
+        self.input_kind = encoder.input_kind
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        return self.layers(self.encoder(inputs))
+
+
+def load_representation(
+    run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None
+) -> tuple[torch.nn.Module, PretrainConfig, dict[str, Any]]:
+    """What probes and ``jetgraph embed`` read: the encoder, or with ``model.probe_layer = k`` the encoder
+    followed by the first k layers of the trained projection head (:class:`HeadLayers`).
+
+    Raises:
+        RunError: as :func:`load_encoder`, or a checkpoint without the head.
+    """
+    from jetgraph.models import ProjectionHead
+
+    encoder, config, info = load_encoder(run_dir, checkpoint)
+    layer = config.model.probe_layer
+    if layer == 0:
+        return encoder, config, info
+    head = ProjectionHead(encoder.rep_dim, **config.model.head)
+    try:
+        head.load_state_dict(load_checkpoint(info["path"])["head"])
+    except (KeyError, RuntimeError) as err:
+        raise RunError(f"{info['path']}: no projection head matching {run_dir}/{CONFIG} ({err})") from None
+    return HeadLayers(encoder, head.upto(layer), head.width(layer)).eval(), config, info
+
+
 __all__ = [
+    "HeadLayers",
     "RunError",
     "checkpoint_path",
     "checkpoints",
     "latest_checkpoint",
     "load_checkpoint",
     "load_encoder",
+    "load_representation",
     "run_config",
     "save_checkpoint",
 ]

@@ -89,13 +89,16 @@ def join(first: EncoderInput, second: EncoderInput) -> EncoderInput:
     return torch.cat([first, second])
 
 
-def cosine_schedule(total_steps: int, warmup: float) -> Any:
-    """Learning-rate factor per step: linear warm-up over ``warmup`` of the steps, then cosine to zero."""
+def cosine_schedule(total_steps: int, warmup: float, decay: str = "cosine") -> Any:
+    """Learning-rate factor per step: linear warm-up over ``warmup`` of the steps, then cosine to zero
+    (``decay="cosine"``) or the full rate (``decay="constant"``)."""
     warm = max(1, round(warmup * total_steps)) if warmup > 0 else 0
 
     def factor(step: int) -> float:
         if step < warm:
             return (step + 1) / warm
+        if decay == "constant":
+            return 1.0
         progress = min(1.0, (step - warm) / max(1, total_steps - warm))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -189,7 +192,7 @@ class Trainer:
         if train.max_steps is not None:
             self.total_steps = min(self.total_steps, train.max_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, cosine_schedule(self.total_steps, train.warmup)
+            self.optimizer, cosine_schedule(self.total_steps, train.warmup, train.schedule)
         )
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(np.random.SeedSequence([train.seed, self.rank]).generate_state(1)[0]))

@@ -36,6 +36,8 @@ def test_resolved_config_round_trips_with_its_version(tmp_path):
         ("train: {epochs: two}", [], "train.epochs: 'two'; expected an integer"),
         ("train: {batch_size: 1}", [], "train.batch_size=1; expected at least 2"),
         ("", ["train.precision=fp16"], "train.precision='fp16'; expected 'fp32' or 'bf16'"),
+        ("", ["train.schedule=linear"], "train.schedule='linear'; expected 'cosine' or 'constant'"),
+        ("", ["model.probe_layer=3"], "model.probe_layer=3; expected 0 "),
         ("", ["epochs=3"], "expected section.key=value"),
         ("", ["train.epochs"], "expected key=value"),
         ("train: [1, 2]", [], "is not a mapping"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jetgraph.models.base import check_int
+from jetgraph.models.base import ModelError, check_int
 
 
 class ProjectionHead(nn.Module):
@@ -41,6 +41,21 @@ class ProjectionHead(nn.Module):
                 modules.append(nn.GELU())
             modules.append(nn.Linear(a, b))
         self.mlp = nn.Sequential(*modules)
+
+    def upto(self, layer: int) -> nn.Sequential:
+        """The head's first ``layer`` Linear layers, each but the last with its activation (1 <= layer <= layers).
+
+        JetCLR's linear classifier test reads the output of the first layer (``upto(1)``): after
+        pretraining it separates classes better than the encoder's output does.
+        """
+        if not 1 <= layer <= self.layers:
+            raise ModelError(f"ProjectionHead: layer={layer!r}: expected 1 to {self.layers} (its Linear layers)")
+        end = 2 * layer - 1  # Linear, GELU, Linear, ...: the k-th Linear sits at 2k - 2
+        return self.mlp[: end + (layer < self.layers)]
+
+    def width(self, layer: int) -> int:
+        """Columns of the output of :meth:`upto` ``(layer)``."""
+        return self.out_dim if layer == self.layers else self.hidden
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """The embedding of each representation.

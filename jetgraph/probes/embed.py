@@ -3,7 +3,8 @@
 The file holds, one row per jet in the order the files are read (jets the reader drops as invalid
 are counted in its warning and are not in the file):
 
-- ``representation`` (N, rep_dim) float32: the encoder's output, before the projection head;
+- ``representation`` (N, rep_dim) float32: the encoder's output, before the projection head (or, with
+  the run's ``model.probe_layer = k``, the output of the head's first k layers);
 - ``jet_index`` (N,) int64: the position of the jet in the stream of valid jets, from 0;
 - ``label`` (N,) int64 (-1 where unknown), ``jet_pt``, ``jet_eta``, ``jet_phi``, ``jet_energy``,
   ``jet_mass`` and, when the files have them, ``truth_*`` (float32): what probes regress or tag;
@@ -56,7 +57,7 @@ def embed(
         RunError: ``run_dir`` is not a run or has no checkpoint.
         FileFormatError: ``data`` matches no readable file.
     """
-    encoder, config, info = runs.load_encoder(run_dir, checkpoint)
+    encoder, config, info = runs.load_representation(run_dir, checkpoint)
     encoder.to(device)
     inputs = Inputs(config.augment, encoder.input_kind)
     files = expand_paths(data)

@@ -103,6 +103,17 @@ def test_projection_head(layers, linears):
     assert z.shape == (5, 8) and h.grad is not None
 
 
+def test_projection_head_layers_for_probes():
+    """``upto(k)``: the first k Linear layers with their activations (the last Linear without); its width."""
+    head = ProjectionHead(16, hidden=32, out_dim=8, layers=3)
+    h = torch.randn(5, 16)
+    first = torch.nn.functional.gelu(head.mlp[0](h))
+    assert torch.equal(head.upto(1)(h), first) and head.width(1) == 32
+    assert torch.equal(head.upto(3)(h), head(h)) and head.width(3) == 8
+    with pytest.raises(ModelError, match=r"^ProjectionHead: layer=4: expected 1 to 3"):
+        head.upto(4)
+
+
 @pytest.mark.parametrize("params", [{"in_dim": 0}, {"hidden": -1}, {"out_dim": 2.0}, {"layers": 0}])
 def test_projection_head_refuses_bad_sizes(params):
     params = {"in_dim": 16, **params}
