@@ -84,7 +84,7 @@ def _jets(files: list[str], recipe: str | None, task: str) -> tuple[JetBatch, np
 
 
 def _supervised_scores(
-    run_dir: Path, jets: JetBatch, labels: np.ndarray, chosen: np.ndarray, test: np.ndarray, seed: int
+    run_dir: Path, epochs: int, jets: JetBatch, labels: np.ndarray, chosen: np.ndarray, test: np.ndarray, seed: int
 ) -> dict[str, np.ndarray]:
     """The encoder's architecture trained on the chosen labels: from scratch, and fine-tuned from pretraining."""
     pretrained, config, _ = runs.load_encoder(run_dir)
@@ -92,8 +92,10 @@ def _supervised_scores(
     fresh = build_encoder(config.model.encoder, config.model.in_features, **config.model.params)
     inputs = Inputs(config.augment, pretrained.input_kind)
     return {
-        "supervised (scratch)": train_classifier(fresh, inputs, jets, labels, chosen, test, seed=seed),
-        "fine-tuned": train_classifier(pretrained, inputs, jets, labels, chosen, test, seed=seed, lr=3e-4),
+        "supervised (scratch)": train_classifier(fresh, inputs, jets, labels, chosen, test, seed=seed, epochs=epochs),
+        "fine-tuned": train_classifier(
+            pretrained, inputs, jets, labels, chosen, test, seed=seed, epochs=epochs, lr=3e-4
+        ),
     }
 
 
@@ -103,7 +105,7 @@ def _classification(
     fractions: Sequence[float],
     seed: int,
     bootstraps: int,
-    supervised: tuple[Path, JetBatch] | None,
+    supervised: tuple[Path, int, JetBatch] | None,
     supervised_fractions: Sequence[float],
 ) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
     labels = data["label"]
@@ -191,6 +193,7 @@ def probe(
     bootstraps: int = 200,
     supervised: bool = True,
     supervised_fractions: Sequence[float] | None = None,
+    supervised_epochs: int = 20,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Probe the frozen encoder of ``run_dir`` on ``task``; write ``probe/<task>.json`` and figures.
@@ -204,6 +207,8 @@ def probe(
             fine-tuned from the pretrained weights (classification; the slow part).
         supervised_fractions: the label fractions at which to train those references (default:
             all of ``label_fractions``); at 100% of many labels they take minutes each.
+        supervised_epochs: epochs over the chosen labels for those references (small label sets
+            train for more, at least ``MIN_STEPS`` steps; see :func:`train_classifier`).
 
     Returns:
         The results as written to the JSON file, with ``figures`` listing the PNGs.
@@ -215,6 +220,8 @@ def probe(
     if not fractions or not all(0 < f <= 1 for f in fractions):
         raise ProbeError(f"label_fractions={list(label_fractions)!r}; expected fractions in (0, 1], e.g. 0.01,0.1,1")
     chosen = fractions if supervised_fractions is None else sorted({float(f) for f in supervised_fractions})
+    if int(supervised_epochs) != supervised_epochs or supervised_epochs < 1:
+        raise ProbeError(f"supervised_epochs={supervised_epochs!r}; expected a whole number of epochs, at least 1")
     if not chosen or not set(chosen) <= set(fractions):
         raise ProbeError(f"supervised_fractions={supervised_fractions!r}; expected some of label_fractions={fractions}")
     config = runs.run_config(run_dir)
@@ -239,7 +246,7 @@ def probe(
                 label = f"Truth jet {'p_T' if target == 'pt' else 'mass'} [GeV]"
                 figures.append(response_figure(binned[target], out / f"{task}_{target}_response.png", xlabel=label))
     else:
-        reference = (run_dir, jets) if supervised else None
+        reference = (run_dir, supervised_epochs, jets) if supervised else None
         results, curves = _classification(embedded, quantities, fractions, seed, bootstraps, reference, chosen)
         figures.append(roc_figure(curves, out / f"{task}_roc.png"))
         scan = {name: {float(f): m["auc"] for f, m in values.items()} for name, values in results["probes"].items()}
@@ -270,6 +277,7 @@ PROBE_SETTINGS = (
     "bootstraps",
     "supervised",
     "supervised_fractions",
+    "supervised_epochs",
 )
 
 

@@ -133,3 +133,5 @@ def test_supervised_references_can_be_limited_to_few_labels(run_dir, qg_file, tm
     assert "fine-tuned" not in table.read_text() and "| linear |" in table.read_text()
     with pytest.raises(ProbeError, match="supervised_fractions"):
         probe(run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], supervised_fractions=[0.5])
+    with pytest.raises(ProbeError, match=r"supervised_epochs=0; expected a whole number of epochs, at least 1"):
+        probe(run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], supervised_epochs=0)
