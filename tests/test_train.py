@@ -22,10 +22,13 @@ import jetgraph
 from jetgraph import runs
 from jetgraph.cli import app
 from jetgraph.config import load_config
+from jetgraph.data import JetDataset
 from jetgraph.io.examples import write_jetclass
+from jetgraph.probes.embed import embed
 from jetgraph.train import Trainer, cosine_schedule, pretrain
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
+REPRODUCE = CONFIGS.parent / "reproduce"
 TINY = [
     "model.encoder=transformer",
     "model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 32}",
@@ -52,6 +55,12 @@ def test_schedule_warms_up_then_decays_to_zero():
     factor = cosine_schedule(100, 0.1)
     assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
     assert factor(10) == pytest.approx(1.0) and factor(55) == pytest.approx(0.5) and factor(100) == pytest.approx(0.0)
+
+
+def test_a_constant_schedule_holds_the_rate_after_the_warm_up():
+    factor = cosine_schedule(100, 0.1, "constant")
+    assert factor(0) == pytest.approx(0.1) and factor(10) == factor(99) == 1.0
+    assert cosine_schedule(50, 0.0, "constant")(0) == 1.0
 
 
 def test_pretraining_on_generated_qg_jets_lowers_the_loss_and_finds_the_positive_pairs(qg_file, tmp_path):
@@ -238,6 +247,37 @@ def test_every_shipped_config_trains(name, jetclass, detector_file, tmp_path):
     assert result.steps == 2 and np.isfinite(result.metrics["loss"])
     encoder, config, _ = runs.load_encoder(tmp_path / name)
     assert config.model.encoder in name
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in REPRODUCE.glob("*.yaml")))
+def test_every_reproduced_setup_trains_and_embeds_what_it_evaluates(name, jetclass, detector_file, tmp_path):
+    """Each configs/reproduce setup as shipped (only data, steps and batch size overridden): two steps, then the
+    embedding its evaluation reads (JetCLR: the first layer of the checkpoint's projection head)."""
+    config = load_config(REPRODUCE / f"{name}.yaml")
+    detector = config.augment.views in ("replicas", "detector")
+    data = detector_file if detector else jetclass
+    overrides = [
+        f"data.train={data}",
+        "data.val=[]",
+        "train.max_steps=2",
+        "train.batch_size=32",
+        "train.progress=false",
+    ]
+    result = pretrain(REPRODUCE / f"{name}.yaml", tmp_path / name, overrides=overrides)
+    assert result.steps == 2 and np.isfinite(result.metrics["loss"])
+    out = embed(tmp_path / name, data, tmp_path / "emb.h5", batch_size=64)
+    with h5py.File(out) as handle:
+        representation = torch.from_numpy(handle["representation"][:])
+    encoder, config, info = runs.load_encoder(tmp_path / name)
+    expected_width = config.model.head["hidden"] if config.model.probe_layer == 1 else encoder.rep_dim
+    assert representation.shape == (jetgraph.count(data), expected_width)
+    if config.model.probe_layer:  # by hand from the checkpoint: GELU of the head's first Linear
+        state = runs.load_checkpoint(info["path"])["head"]
+        batch = next(iter(JetDataset([str(data)], 64, rank=0, world_size=1)))
+        with torch.no_grad():
+            h = encoder(batch)
+            by_hand = torch.nn.functional.gelu(h @ state["mlp.0.weight"].T + state["mlp.0.bias"])
+        assert torch.allclose(representation[:64], by_hand, atol=1e-4)
 
 
 def test_bf16_autocast_steps_close_to_fp32(jetclass, tmp_path):
