@@ -227,14 +227,18 @@ def one_run(
         if latest is None or runs.load_checkpoint(latest)["step"] < steps:
             pretrain(config, run_dir, resume=latest is not None)
         wall_s = old["wall_s"] if old is not None else time.perf_counter() - start
-        record.update(steps=steps, wall_s=wall_s, jets_seen=steps * config.train.batch_size)
+        record.update(steps=steps, step_s=step_s, wall_s=wall_s, jets_seen=steps * config.train.batch_size)
         for task in run["tasks"]:
             result = probe(
-                run_dir, task, samples["probe"], label_fractions=settings["label_fractions"], seed=seed,
-                bootstraps=settings["bootstraps"], supervised=bool(run["references"]),
-                supervised_fractions=run["references"] or None, progress=settings["progress"],
+                run_dir, task, samples["probe"], label_fractions=run.get("label_fractions",
+                settings["label_fractions"]), seed=seed, bootstraps=settings["bootstraps"],
+                supervised=bool(run["references"]), supervised_fractions=run["references"] or None,
+                supervised_epochs=run.get("reference_epochs", 20), progress=settings["progress"],
             )  # fmt: skip
             record[task] = result["probes"] if task != "energy" else _energy_summary(result)
+            if task == "energy":  # the same probes' regressions of the truth jet's pT and mass
+                record["energy_other"] = {target: _energy_summary({"probes": probes})
+                                          for target, probes in result["other_targets"].items()}  # fmt: skip
     record.update(commit=_git_commit(), version=jetgraph.__version__, torch=torch.__version__,
                   threads=torch.get_num_threads())  # fmt: skip
     record_path.parent.mkdir(parents=True, exist_ok=True)
@@ -417,6 +421,94 @@ def targets(records: dict[tuple[str, int], dict], seeds: list[int]) -> list[str]
     return lines
 
 
+REPRODUCED = [  # (setup, run, probes shown): jetgraph's own rows first, each beside the setups of its inputs
+    ("jetgraph: particle transformer (configs/pretrain/qg_transformer.yaml)", "transformer"),
+    ("JetCLR (configs/reproduce/jetclr.yaml), LCT on head layer 1", "jetclr"),
+    ("JetCLR's network at random init (train.max_steps=0), head layer 1", "jetclr_random"),
+    ("SimCLR on jet images (configs/reproduce/simclr_images.yaml)", "simclr_images"),
+    ("jetgraph: replica pairing, detector level (configs/pretrain/qg_replicas_transformer.yaml)", "replicas"),
+    ("detector replicas (configs/reproduce/detector_replicas.yaml)", "detector_replicas"),
+    ("voxel augmentations (configs/reproduce/voxel_augmentations.yaml)", "voxel_augmentations"),
+]
+PAIRED = [  # (a, b): a − b per seed, on the same test jets
+    ("jetclr", "transformer"),
+    ("jetclr", "jetclr_random"),
+    ("jetclr_random", "random"),
+    ("simclr_images", "transformer"),
+    ("detector_replicas", "replicas"),
+    ("voxel_augmentations", "replicas"),
+    ("detector_replicas", "voxel_augmentations"),
+]
+
+
+def _resolution(record: dict[str, Any], target: str, probe_name: str = "mlp") -> float | None:
+    found = record.get("energy") if target == "energy" else record.get("energy_other", {}).get(target)
+    return None if not found or probe_name not in found else float(found[probe_name]["mean_resolution"])
+
+
+def _jets_per_second(record: dict[str, Any]) -> float | None:
+    """Training throughput: jets per calibrated step time (the held-out metrics and checkpoints not counted)."""
+    step_s = record.get("step_s")
+    return record["jets_seen"] / record["steps"] / step_s if step_s and record["steps"] else None
+
+
+def reproduce_tables(records: dict[tuple[str, int], dict], seeds: list[int]) -> str:
+    """The reproduced setups beside jetgraph's configs on the same jets, budget, probes and test splits."""
+    lines = [
+        "| setup | AUC linear | AUC MLP | 1/ε_B at ε_S=0.5 (linear) | σ(E)/E, MLP | σ(m)/m, MLP "
+        "| training jets/s | steps | seeds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, run in REPRODUCED:
+        found = [records[(run, s)] for s in seeds if (run, s) in records]
+        if not found:
+            continue
+        cells = [
+            _spread([_metric(r, "linear", "1.0", "auc") for r in found]),
+            _spread([_metric(r, "mlp", "1.0", "auc") for r in found]),
+            _spread([_metric(r, "linear", "1.0", "rejection_at_0.5") for r in found], 1),
+            _spread([_resolution(r, "energy") for r in found]),
+            _spread([_resolution(r, "mass") for r in found]),
+            _spread([_jets_per_second(r) for r in found], 0),
+            f"{statistics.fmean(r['steps'] for r in found):,.0f}",
+            str(len(found)),
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| difference, paired per seed | AUC linear | AUC MLP | seeds |", "|---|---|---|---|"]
+    for a, b in PAIRED:
+        both = [s for s in seeds if (a, s) in records and (b, s) in records]
+        diffs = {
+            probe_name: [
+                _metric(records[(a, s)], probe_name, "1.0", "auc") - _metric(records[(b, s)], probe_name, "1.0", "auc")
+                for s in both
+            ]
+            for probe_name in ("linear", "mlp")
+        }
+        if both:
+            lines.append(f"| {a} − {b} | {_signed(diffs['linear'])} | {_signed(diffs['mlp'])} | {len(both)} |")
+    fine = [records[("simclr_images", s)] for s in seeds if ("simclr_images", s) in records]
+    fractions = sorted({float(f) for r in fine for f in r["qg"].get("fine-tuned", {})})
+    if fractions:
+        lines += [
+            "",
+            "SimCLR on jet images: the ResNet fine-tuned from pretraining and trained from scratch on the same labels "
+            "(the probe sample's training split), and the linear probe on the frozen representation:",
+            "",
+            "| labels | fine-tuned | from scratch | fine-tuned − scratch, paired | linear probe | seeds |",
+            "|---|---|---|---|---|---|",
+        ]
+        for f in fractions:
+            key = str(f)
+            tuned = [_metric(r, "fine-tuned", key, "auc") for r in fine]
+            scratch = [_metric(r, "supervised (scratch)", key, "auc") for r in fine]
+            diffs = [a - b for a, b in zip(tuned, scratch, strict=True) if a is not None and b is not None]
+            lines.append(
+                f"| {f:.0%} | {_spread(tuned)} | {_spread(scratch)} | {_signed(diffs)} "
+                f"| {_spread([_metric(r, 'linear', key, 'auc') for r in fine])} | {len(diffs)} |"
+            )
+    return "\n".join(lines)
+
+
 def tuning_table(records: dict[tuple[str, int], dict], tuning: dict[str, dict[str, Any]], seeds: list[int]) -> str:
     """One row per variant of the transformer, next to the transformer and the random init on the same seeds.
 
@@ -480,6 +572,7 @@ def main() -> None:
     parser.add_argument("--seeds", help="comma-separated [the config's]")
     parser.add_argument("--only", help="comma-separated run names [all]")
     parser.add_argument("--tuning", action="store_true", help="run the config's tuning variants instead of its runs")
+    parser.add_argument("--reproduce", action="store_true", help="run the reproduced published setups (issue 8)")
     parser.add_argument("--workers", type=int, default=2, help="processes generating the samples")
     parser.add_argument("--threads", type=int, help="torch threads per run [torch's default: the cores]")
     parser.add_argument("--reprobe", action="store_true", help="probe finished runs again (after a probe change)")
@@ -500,8 +593,10 @@ def main() -> None:
     tuning = {
         name: {"like": "transformer", "references": [], **spec} for name, spec in config.get("tuning", {}).items()
     }
-    all_runs = _resolve_runs({**config["runs"], **tuning})
-    chosen = args.only.split(",") if args.only else list(tuning if args.tuning else config["runs"])
+    reproduce = config.get("reproduce", {})
+    all_runs = _resolve_runs({**config["runs"], **tuning, **reproduce})
+    group = tuning if args.tuning else reproduce if args.reproduce else config["runs"]
+    chosen = args.only.split(",") if args.only else list(group)
     unknown = [n for n in chosen if n not in all_runs]
     if unknown:
         raise SystemExit(f"--only {unknown}: unknown runs; the config has {list(all_runs)}")
@@ -520,6 +615,9 @@ def main() -> None:
     records = {}
     for path in sorted(workdir.glob("runs/*/seed*/quality.json")):
         record = json.loads(path.read_text())
+        plan = path.with_name("plan.json")
+        if "step_s" not in record and plan.exists():  # records from before step_s was kept
+            record["step_s"] = json.loads(plan.read_text())["step_s"]
         records[(record["run"], record["seed"])] = record
     all_seeds = sorted({s for _, s in records})
     header = (
@@ -528,12 +626,21 @@ def main() -> None:
         f"`benchmarks/quality.py --budget-minutes {budget:g} --threads {torch.get_num_threads()}`. "
         "Mean ± standard deviation over seeds."
     )
-    parts = [header, tables(records, all_seeds, settings["label_fractions"])]
-    if any(name in tuning for name, _ in records):
+    ran = {name for name, _ in records}
+    parts = [header]
+    if ran & set(config["runs"]):
+        parts.append(tables(records, all_seeds, settings["label_fractions"]))
+    if ran & set(tuning):
         parts.append(
             "Tuning (each variant changes the transformer run as shown):\n\n" + tuning_table(records, tuning, all_seeds)
         )
-    parts.append("\n".join(targets(records, all_seeds)))
+    if ran & set(reproduce):
+        parts.append(
+            "Published setups (configs/reproduce/) beside jetgraph's configs, same jets, budget, probes and "
+            "test splits:\n\n" + reproduce_tables(records, all_seeds)
+        )
+    if ran & set(config["runs"]):
+        parts.append("\n".join(targets(records, all_seeds)))
     text = "\n\n".join(parts) + "\n"
     _write(workdir / "results.md", text)
     _write(workdir / "results.json", json.dumps([records[k] for k in sorted(records)], indent=1))
