@@ -21,6 +21,7 @@ Usage::
 
     .venv/bin/python benchmarks/quality.py                          # the config: 20 min per run, 3 seeds
     .venv/bin/python benchmarks/quality.py --budget-minutes 5 --seeds 0,1,2 --only transformer,random
+    .venv/bin/python benchmarks/quality.py --reproduce              # the published setups (configs/reproduce/)
     .venv/bin/python benchmarks/quality.py --quick                  # a smoke check: small samples, seconds
 """
 
