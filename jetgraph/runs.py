@@ -80,6 +80,29 @@ def run_config(run_dir: str | os.PathLike) -> PretrainConfig:
     return read_resolved(path)
 
 
+def _load(
+    run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None, with_head: bool
+) -> tuple[torch.nn.Module, torch.nn.Module | None, PretrainConfig, dict[str, Any]]:
+    """The run's encoder (and projection head) from one read of its checkpoint, in eval mode on the CPU."""
+    from jetgraph.models import ProjectionHead, build_encoder
+
+    config = run_config(run_dir)
+    path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
+    if path is None:
+        raise RunError(f"{run_dir}: no checkpoint in {CHECKPOINTS}/; the run has not saved one yet")
+    state = load_checkpoint(path)
+    encoder = build_encoder(config.model.encoder, state["in_features"], **config.model.params)
+    head = ProjectionHead(encoder.rep_dim, **config.model.head) if with_head else None
+    try:
+        encoder.load_state_dict(state["encoder"])
+        if head is not None:
+            head.load_state_dict(state["head"])
+    except (KeyError, RuntimeError) as err:
+        raise RunError(f"{path}: does not match the model of {run_dir}/{CONFIG} ({err})") from None
+    info = {"step": int(state["step"]), "path": str(path)}
+    return encoder.eval(), None if head is None else head.eval(), config, info
+
+
 def load_encoder(
     run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None
 ) -> tuple[torch.nn.Module, PretrainConfig, dict[str, Any]]:
@@ -91,64 +114,29 @@ def load_encoder(
     Raises:
         RunError: no config, no checkpoint, or a checkpoint of another model.
     """
-    from jetgraph.models import build_encoder
-
-    config = run_config(run_dir)
-    path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
-    if path is None:
-        raise RunError(f"{run_dir}: no checkpoint in {CHECKPOINTS}/; the run has not saved one yet")
-    state = load_checkpoint(path)
-    encoder = build_encoder(config.model.encoder, state["in_features"], **config.model.params)
-    try:
-        encoder.load_state_dict(state["encoder"])
-    except (KeyError, RuntimeError) as err:
-        raise RunError(f"{path}: does not match the encoder of {run_dir}/{CONFIG} ({err})") from None
-    encoder.eval()
-    return encoder, config, {"step": int(state["step"]), "path": str(path)}
-
-
-class HeadLayers(torch.nn.Module):
-    """An encoder followed by the first layers of its projection head: what a run's ``model.probe_layer`` reads.
-
-    Has the ``rep_dim`` and ``input_kind`` of an encoder, so embedding and probes treat it as one.
-    """
-
-    def __init__(self, encoder: torch.nn.Module, layers: torch.nn.Module, rep_dim: int) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.layers = layers
-        self.rep_dim = rep_dim
-        self.input_kind = encoder.input_kind
-
-    def forward(self, inputs: Any) -> torch.Tensor:
-        return self.layers(self.encoder(inputs))
+    encoder, _, config, info = _load(run_dir, checkpoint, with_head=False)
+    return encoder, config, info
 
 
 def load_representation(
     run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None
 ) -> tuple[torch.nn.Module, PretrainConfig, dict[str, Any]]:
     """What probes and ``jetgraph embed`` read: the encoder, or with ``model.probe_layer = k`` the encoder
-    followed by the first k layers of the trained projection head (:class:`HeadLayers`).
+    followed by the first k layers of the trained projection head (:class:`~jetgraph.models.HeadLayers`).
 
     Raises:
-        RunError: as :func:`load_encoder`, or a checkpoint without the head.
+        RunError: as :func:`load_encoder`.
     """
-    from jetgraph.models import ProjectionHead
+    from jetgraph.models import HeadLayers
 
-    encoder, config, info = load_encoder(run_dir, checkpoint)
-    layer = config.model.probe_layer
-    if layer == 0:
+    layer = run_config(run_dir).model.probe_layer
+    encoder, head, config, info = _load(run_dir, checkpoint, with_head=layer > 0)
+    if head is None:
         return encoder, config, info
-    head = ProjectionHead(encoder.rep_dim, **config.model.head)
-    try:
-        head.load_state_dict(load_checkpoint(info["path"])["head"])
-    except (KeyError, RuntimeError) as err:
-        raise RunError(f"{info['path']}: no projection head matching {run_dir}/{CONFIG} ({err})") from None
     return HeadLayers(encoder, head.upto(layer), head.width(layer)).eval(), config, info
 
 
 __all__ = [
-    "HeadLayers",
     "RunError",
     "checkpoint_path",
     "checkpoints",

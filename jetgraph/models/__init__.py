@@ -33,7 +33,7 @@ from torch import nn
 from jetgraph.errors import suggest
 from jetgraph.models.base import ModelError, count_parameters
 from jetgraph.models.edgeconv import ParticleNet
-from jetgraph.models.heads import ProjectionHead
+from jetgraph.models.heads import HeadLayers, ProjectionHead
 from jetgraph.models.resnet import JetResNet
 from jetgraph.models.transformer import ParticleTransformer, pair_features
 
@@ -85,6 +85,7 @@ def build_encoder(name: str, in_features: int, **params: Any) -> nn.Module:
 
 __all__ = [
     "ENCODERS",
+    "HeadLayers",
     "JetResNet",
     "ModelError",
     "ParticleNet",

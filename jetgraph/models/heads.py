@@ -5,6 +5,8 @@ Probes use ``h`` (the encoder's output), never ``z``: the head is thrown away af
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -64,3 +66,21 @@ class ProjectionHead(nn.Module):
             h: (N, in_dim); returns (N, out_dim).
         """
         return self.mlp(h)
+
+
+class HeadLayers(nn.Module):
+    """An encoder followed by the first layers of its projection head (:meth:`ProjectionHead.upto`).
+
+    What a run's ``model.probe_layer`` makes probes read. It has an encoder's ``rep_dim`` and
+    ``input_kind``, so embedding and probes treat it as one.
+    """
+
+    def __init__(self, encoder: nn.Module, layers: nn.Module, rep_dim: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.layers = layers
+        self.rep_dim = rep_dim
+        self.input_kind = encoder.input_kind
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        return self.layers(self.encoder(inputs))
