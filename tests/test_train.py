@@ -233,18 +233,17 @@ def detector_file(jetclass, tmp_path_factory):
     return jetgraph.write(jets, tmp_path_factory.mktemp("det") / "det.root")
 
 
+def _two_steps(config: Path, data: Path, batch_size: int, run_dir: Path) -> None:
+    """Train a shipped config for two steps on ``data``, nothing else overridden but the batch size."""
+    overrides = [f"data.train={data}", "data.val=[]", "train.max_steps=2", f"train.batch_size={batch_size}",
+                 "train.progress=false"]  # fmt: skip
+    result = pretrain(config, run_dir, overrides=overrides)
+    assert result.steps == 2 and np.isfinite(result.metrics["loss"])
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS.glob("*.yaml")))
 def test_every_shipped_config_trains(name, jetclass, detector_file, tmp_path):
-    data = detector_file if "replicas" in name else jetclass
-    overrides = [
-        f"data.train={data}",
-        "data.val=[]",
-        "train.max_steps=2",
-        "train.batch_size=16",
-        "train.progress=false",
-    ]
-    result = pretrain(CONFIGS / f"{name}.yaml", tmp_path / name, overrides=overrides)
-    assert result.steps == 2 and np.isfinite(result.metrics["loss"])
+    _two_steps(CONFIGS / f"{name}.yaml", detector_file if "replicas" in name else jetclass, 16, tmp_path / name)
     encoder, config, _ = runs.load_encoder(tmp_path / name)
     assert config.model.encoder in name
 
@@ -256,15 +255,7 @@ def test_every_reproduced_setup_trains_and_embeds_what_it_evaluates(name, jetcla
     config = load_config(REPRODUCE / f"{name}.yaml")
     detector = config.augment.views in ("replicas", "detector")
     data = detector_file if detector else jetclass
-    overrides = [
-        f"data.train={data}",
-        "data.val=[]",
-        "train.max_steps=2",
-        "train.batch_size=32",
-        "train.progress=false",
-    ]
-    result = pretrain(REPRODUCE / f"{name}.yaml", tmp_path / name, overrides=overrides)
-    assert result.steps == 2 and np.isfinite(result.metrics["loss"])
+    _two_steps(REPRODUCE / f"{name}.yaml", data, 32, tmp_path / name)
     out = embed(tmp_path / name, data, tmp_path / "emb.h5", batch_size=64)
     with h5py.File(out) as handle:
         representation = torch.from_numpy(handle["representation"][:])
