@@ -469,6 +469,7 @@ class Trainer:
             self._writer.close()
             self._writer = None
         if self._owns_group and dist.is_initialized():
+            dist.barrier()  # no rank tears the group down while another (rank 0 saving) still uses it
             dist.destroy_process_group()
             self._owns_group = False
 

@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
 import jetgraph
@@ -89,7 +88,7 @@ def test_drop_last_and_partial_batches(files):
     assert [b.num_jets for b in JetDataset(paths, batch_size=500, step_size=1000, drop_last=True)] == [500, 500]
 
 
-def _ddp_worker(rank: int, paths: list[str], port: int, out: str) -> None:
+def _ddp_worker(rank: int, port: int, paths: list[str], out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
     try:
@@ -104,16 +103,11 @@ def _ddp_worker(rank: int, paths: list[str], port: int, out: str) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo over localhost, as CI runs it")
-def test_real_ddp_group_shards_by_rank(files, tmp_path):
+def test_real_ddp_group_shards_by_rank(files, tmp_path, spawn_ranks):
     """Two processes in a gloo group, two DataLoader workers each: the dataset asks torch.distributed."""
     paths, pts = files
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     out = tmp_path / "seen.npy"
-    mp.spawn(_ddp_worker, args=([str(p) for p in paths], port, str(out)), nprocs=2, join=True)
+    spawn_ranks(_ddp_worker, [str(p) for p in paths], str(out))
     assert np.array_equal(np.sort(np.load(out)), pts)
 
 

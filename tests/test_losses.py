@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import socket
 import sys
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
 from jetgraph.errors import JetGraphError
@@ -339,12 +337,9 @@ def _ddp_worker(rank: int, port: int, out: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def ddp_results(tmp_path_factory):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def ddp_results(tmp_path_factory, spawn_ranks):
     out = tmp_path_factory.mktemp("ddp") / "results.pt"
-    mp.spawn(_ddp_worker, args=(port, str(out)), nprocs=WORLD, join=True)
+    spawn_ranks(_ddp_worker, str(out), nprocs=WORLD)
     return torch.load(out, weights_only=True)
 
 

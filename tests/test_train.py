@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 from typer.testing import CliRunner
 
 import jetgraph
@@ -172,12 +170,6 @@ def test_zero_steps_saves_the_encoder_as_initialised_for_the_random_control(jetc
     assert all(torch.equal(first[k], fresh[k]) for k in first)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ddp_pretrain(rank: int, port: int, overrides: list[str], out: str) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank)
@@ -188,9 +180,9 @@ def _ddp_pretrain(rank: int, port: int, overrides: list[str], out: str) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo over localhost, as CI runs it")
-def test_torchrun_style_ddp_pretraining_keeps_ranks_in_step(jetclass, tmp_path):
+def test_torchrun_style_ddp_pretraining_keeps_ranks_in_step(jetclass, tmp_path, spawn_ranks):
     overrides = [*TINY, f"data.train={jetclass}", "train.max_steps=4", "train.batch_size=16"]
-    mp.spawn(_ddp_pretrain, args=(_free_port(), overrides, str(tmp_path)), nprocs=2, join=True)
+    spawn_ranks(_ddp_pretrain, overrides, str(tmp_path))
     first, second = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert all(torch.equal(first[k], second[k]) for k in first)  # DDP kept the replicas identical
     assert runs.latest_checkpoint(tmp_path).name == "step-00000004.pt"
