@@ -103,6 +103,14 @@ def _resolve_runs(runs_config: dict[str, dict[str, Any]]) -> dict[str, dict[str,
     return resolved
 
 
+def resolve_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every run of a quality config resolved: its runs, tuning variants (changes of ``transformer``), setups."""
+    tuning = {
+        name: {"like": "transformer", "references": [], **spec} for name, spec in config.get("tuning", {}).items()
+    }
+    return _resolve_runs({**config["runs"], **tuning, **config.get("reproduce", {})})
+
+
 def make_samples(samples: dict[str, dict[str, Any]], workdir: Path, workers: int) -> dict[str, Path]:
     """Generate each sample once (``jetgraph generate`` writes atomically: a file that exists is whole)."""
     paths = {}
@@ -591,11 +599,8 @@ def main() -> None:
     if args.quick:
         samples = {k: {**v, "jets": j} for (k, v), j in zip(samples.items(), (600, 400), strict=True)}
         budget, workdir = 0.2, workdir.with_name(workdir.name + "_quick")
-    tuning = {
-        name: {"like": "transformer", "references": [], **spec} for name, spec in config.get("tuning", {}).items()
-    }
-    reproduce = config.get("reproduce", {})
-    all_runs = _resolve_runs({**config["runs"], **tuning, **reproduce})
+    all_runs = resolve_runs(config)
+    tuning, reproduce = config.get("tuning", {}), config.get("reproduce", {})
     group = tuning if args.tuning else reproduce if args.reproduce else config["runs"]
     chosen = args.only.split(",") if args.only else list(group)
     unknown = [n for n in chosen if n not in all_runs]
