@@ -82,9 +82,15 @@ def _write(path: Path, text: str) -> None:
         partial.write_text(text)
 
 
-def _resolve_runs(runs_config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each run with ``like`` expanded: the parent's settings, its overrides first, then the run's own."""
-    resolved: dict[str, dict[str, Any]] = {}
+def resolve_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every run of a quality config (runs, tuning variants of ``transformer``, reproduced setups) resolved.
+
+    ``like`` is expanded: the parent's settings, its overrides first, then the run's own.
+    """
+    tuning = {
+        name: {"like": "transformer", "references": [], **spec} for name, spec in config.get("tuning", {}).items()
+    }
+    runs_config = {**config["runs"], **tuning, **config.get("reproduce", {})}
 
     def resolve(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         if name in seen or name not in runs_config:
@@ -98,17 +104,7 @@ def _resolve_runs(runs_config: dict[str, dict[str, Any]]) -> dict[str, dict[str,
         merged.setdefault("references", [])
         return merged
 
-    for name in runs_config:
-        resolved[name] = resolve(name)
-    return resolved
-
-
-def resolve_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every run of a quality config resolved: its runs, tuning variants (changes of ``transformer``), setups."""
-    tuning = {
-        name: {"like": "transformer", "references": [], **spec} for name, spec in config.get("tuning", {}).items()
-    }
-    return _resolve_runs({**config["runs"], **tuning, **config.get("reproduce", {})})
+    return {name: resolve(name) for name in runs_config}
 
 
 def make_samples(samples: dict[str, dict[str, Any]], workdir: Path, workers: int) -> dict[str, Path]:

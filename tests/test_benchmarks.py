@@ -29,9 +29,9 @@ RUNS = QUALITY.resolve_runs(CONFIG)
 SAMPLES = {"pretrain": Path("pretrain.root"), "probe": Path("probe.root")}
 
 
-def _build(run: dict, steps: int = 7):
+def _build(run: dict):
     """The run's config with its loss, augmentations, encoder and head built (what a Trainer checks first)."""
-    config = QUALITY.run_config(run, SAMPLES, seed=3, steps=steps, progress=False)
+    config = QUALITY.run_config(run, SAMPLES, seed=3, steps=7, progress=False)
     build_loss(config.loss.name, **config.loss.params)
     augment.build(config.augment.transforms)
     encoder = build_encoder(config.model.encoder, 13, **config.model.params)
