@@ -6,7 +6,8 @@ input; image transforms act on (N, C, H, W) jet images. Every transform is calle
 ``transform(data, generator=None)`` and draws all its randomness from ``generator``.
 
 - ``base.py``: :class:`Transform`, :class:`ImageTransform`, :class:`AugmentError`, kinematic helpers.
-- ``rotate.py``: :class:`RandomRotate`, a turn about the jet axis in (deta, dphi).
+- ``rotate.py``: :class:`RandomRotate`, a turn about the jet axis in (deta, dphi); :class:`ScrambleAngles`,
+  a turn of each particle by its own angle.
 - ``translate.py``: :class:`RandomTranslate`, the jet shifted off its axis.
 - ``smear.py``: :class:`Smear`, soft (pT-dependent) smearing of directions.
 - ``split.py``: :class:`CollinearSplit`, particles split into collinear pairs.
@@ -26,7 +27,7 @@ from jetgraph.augment.compose import Compose
 from jetgraph.augment.drop import DropParticles
 from jetgraph.augment.images import Brightness, RandomFlip, RandomResizedCrop
 from jetgraph.augment.registry import TRANSFORMS, build
-from jetgraph.augment.rotate import RandomRotate
+from jetgraph.augment.rotate import RandomRotate, ScrambleAngles
 from jetgraph.augment.scale import EnergyScale
 from jetgraph.augment.smear import Smear
 from jetgraph.augment.soft import SoftEmission
@@ -48,6 +49,7 @@ __all__ = [
     "RandomRotate",
     "RandomTranslate",
     "ReplicaViews",
+    "ScrambleAngles",
     "Smear",
     "SoftEmission",
     "Transform",

@@ -10,7 +10,7 @@ from jetgraph.augment.base import AugmentError, ImageTransform, Transform
 from jetgraph.augment.compose import Compose
 from jetgraph.augment.drop import DropParticles
 from jetgraph.augment.images import Brightness, RandomFlip, RandomResizedCrop
-from jetgraph.augment.rotate import RandomRotate
+from jetgraph.augment.rotate import RandomRotate, ScrambleAngles
 from jetgraph.augment.scale import EnergyScale
 from jetgraph.augment.smear import Smear
 from jetgraph.augment.soft import SoftEmission
@@ -20,6 +20,7 @@ from jetgraph.errors import suggest
 
 TRANSFORMS: dict[str, type[Transform] | type[ImageTransform]] = {
     "rotate": RandomRotate,
+    "scramble_angles": ScrambleAngles,
     "translate": RandomTranslate,
     "smear": Smear,
     "collinear_split": CollinearSplit,

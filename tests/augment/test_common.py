@@ -14,6 +14,7 @@ from jetgraph.augment import (
     EnergyScale,
     RandomRotate,
     RandomTranslate,
+    ScrambleAngles,
     Smear,
     SoftEmission,
     Transform,
@@ -22,6 +23,7 @@ from jetgraph.batch import JetBatch, detector_view
 
 TRANSFORMS = [
     RandomRotate(),
+    ScrambleAngles(),
     RandomTranslate(width=0.1),
     Smear(strength=0.5),
     CollinearSplit(fraction=0.5, splits=2),

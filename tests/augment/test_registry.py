@@ -33,7 +33,7 @@ def test_build_from_a_yaml_style_list() -> None:
 
 def test_every_name_builds_with_defaults() -> None:
     assert set(TRANSFORMS) == {
-        "rotate", "translate", "smear", "collinear_split", "soft_emission", "drop_particles",
+        "rotate", "scramble_angles", "translate", "smear", "collinear_split", "soft_emission", "drop_particles",
         "energy_scale", "flip", "resized_crop", "brightness",
     }  # fmt: skip
     for name, cls in TRANSFORMS.items():
@@ -55,7 +55,7 @@ def test_compose_applies_in_order_with_one_generator(batch: JetBatch) -> None:
     [
         (["rotat"], "augment entry 0: unknown transform 'rotat'; did you mean 'rotate'?"),
         (["rotate", {"smaer": {}}], "augment entry 1: unknown transform 'smaer'; did you mean 'smear'?"),
-        (["xyz"], "augment entry 0: unknown transform 'xyz'; expected one of 'rotate', 'translate'"),
+        (["xyz"], "augment entry 0: unknown transform 'xyz'; expected one of 'rotate', 'scramble_angles'"),
         ([{"smear": {"strenght": 0.1}}], "unknown parameter 'strenght'; did you mean 'strength'?"),
         ([{"rotate": {"angle": 1}}], "augment entry 0 ('rotate'): unknown parameter 'angle'; it takes none"),
         ([{"smear": {"strength": -1}}], "augment entry 0 ('smear'): Smear: strength=-1; expected a number >= 0"),

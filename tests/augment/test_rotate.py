@@ -1,10 +1,13 @@
-"""RandomRotate: a turn about the jet axis keeps pT, mass, dR to the axis and (nearly) the jet mass."""
+"""RandomRotate keeps pT, mass, dR to the axis and (nearly) the jet mass; ScrambleAngles keeps the radial profile."""
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 
-from jetgraph.augment import RandomRotate, relative
+from jetgraph.augment import AugmentError, RandomRotate, ScrambleAngles, build, relative
 from jetgraph.batch import JetBatch
 from tests.augment.jets import jet_masses, make_jets, masses_squared
 
@@ -67,3 +70,51 @@ def test_jet_mass_change_shrinks_like_dr_squared() -> None:
 
 def test_repr() -> None:
     assert repr(RandomRotate()) == "RandomRotate()"
+
+
+def turns(before: JetBatch, after: JetBatch) -> torch.Tensor:
+    """Each particle's turn about its jet's axis, in [-pi, pi)."""
+    deta, dphi = relative(before)
+    deta2, dphi2 = relative(after)
+    return torch.remainder(torch.atan2(dphi2, deta2) - torch.atan2(dphi, deta) + torch.pi, 2 * torch.pi) - torch.pi
+
+
+def test_scramble_keeps_pt_mass_and_distance_to_axis(batch: JetBatch) -> None:
+    out = ScrambleAngles()(batch, torch.Generator().manual_seed(0))
+    assert torch.equal(out.pt, batch.pt) and torch.equal(out.pid, batch.pid)
+    energy = batch.energy.double()
+    assert bool(((masses_squared(out) - masses_squared(batch)).abs() <= 1e-6 * energy**2 + 1e-6).all())
+    before, after = torch.hypot(*relative(batch)), torch.hypot(*relative(out))
+    torch.testing.assert_close(after, before, rtol=0, atol=2e-6)
+    width = lambda b: torch.zeros(b.num_jets).index_add_(0, b.batch, b.pt * torch.hypot(*relative(b)))  # noqa: E731
+    torch.testing.assert_close(width(out), width(batch), rtol=1e-5, atol=1e-5)  # girth, up to pT_jet
+
+
+def test_scramble_turns_each_particle_by_its_own_angle(batch: JetBatch) -> None:
+    out = ScrambleAngles()(batch, torch.Generator().manual_seed(1))
+    far = torch.hypot(*relative(batch)) > 1e-3  # the angle of a particle on the axis is meaningless
+    turn = turns(batch, out)[far]
+    spread_within_jets = (turn - turn.mean()).std()
+    assert spread_within_jets > 1.5  # uniform on the circle: std pi / sqrt(3) ~ 1.81
+    change = (jet_masses(out) - jet_masses(batch)) / jet_masses(batch)
+    assert -0.1 < float(change.mean()) < -0.002  # the recoil term only grows (docstring): masses fall a little
+
+
+def test_scramble_turns_no_further_than_max_angle(batch: JetBatch) -> None:
+    out = ScrambleAngles(max_angle=0.3)(batch, torch.Generator().manual_seed(2))
+    far = torch.hypot(*relative(batch)) > 1e-3
+    turn = turns(batch, out)[far].abs()
+    assert float(turn.max()) <= 0.3 + 1e-4 and float(turn.max()) > 0.25
+    still = ScrambleAngles(max_angle=0.0)(batch, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(still.eta, batch.eta, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 3.2, "pi"])
+def test_scramble_refuses_angles_outside_zero_to_pi(bad: object) -> None:
+    with pytest.raises(AugmentError, match=r"max_angle=.*expected a number"):
+        build([{"scramble_angles": {"max_angle": bad}}])
+
+
+def test_scramble_repr() -> None:
+    assert repr(ScrambleAngles(max_angle=1.0)) == "ScrambleAngles(max_angle=1.0)"
+    assert repr(ScrambleAngles()) == f"ScrambleAngles(max_angle={math.pi!r})"
