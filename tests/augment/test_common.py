@@ -30,6 +30,7 @@ TRANSFORMS = [
     SoftEmission(count=5),
     DropParticles(probability=0.3, max_pt=5.0),
     EnergyScale(width=0.1),
+    EnergyScale(width=0.1, per_particle=True),
     Compose([RandomRotate(), Smear(), CollinearSplit(), DropParticles(), SoftEmission(), EnergyScale()]),
 ]
 IDS = [type(t).__name__ for t in TRANSFORMS]

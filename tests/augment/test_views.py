@@ -76,7 +76,7 @@ def test_replica_views_then_transform(detector_batch: JetBatch) -> None:
     for a, b in zip(plain, scaled, strict=True):
         ratio = per_jet_energy(b) / per_jet_energy(a)
         assert ratio.std() > 0.05  # the transform ran on each view, after the replica was picked
-    assert repr(ReplicaViews(EnergyScale())) == "ReplicaViews(transform=EnergyScale(width=0.05))"
+    assert repr(ReplicaViews(EnergyScale())) == "ReplicaViews(transform=EnergyScale(width=0.05, per_particle=False))"
 
 
 def test_replica_views_need_detector_level_jets(batch: JetBatch) -> None:
