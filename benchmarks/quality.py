@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import json
 import math
 import statistics
@@ -189,6 +190,19 @@ def supervised_reference(
     return {"steps": steps, "wall_s": wall, "jets_seen": steps * SUPERVISED_BATCH, "metrics": metrics}
 
 
+def pair_accuracy(run_dir: Path) -> list[float] | None:
+    """The held-out pair accuracy before training and at the end: how easily views of a jet find each other.
+
+    Read from the run's ``metrics.csv`` (its first and last evaluation); None without evaluations.
+    """
+    path = run_dir / runs.METRICS
+    if not path.exists():
+        return None
+    with path.open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "val" and row["pair_accuracy"]]
+    return [float(rows[0]["pair_accuracy"]), float(rows[-1]["pair_accuracy"])] if rows else None
+
+
 def one_run(
     name: str, run: dict[str, Any], seed: int, samples: dict[str, Path], settings: dict[str, Any], workdir: Path
 ) -> dict[str, Any]:
@@ -232,7 +246,8 @@ def one_run(
         if latest is None or runs.load_checkpoint(latest)["step"] < steps:
             pretrain(config, run_dir, resume=latest is not None)
         wall_s = old["wall_s"] if old is not None else time.perf_counter() - start
-        record.update(steps=steps, step_s=step_s, wall_s=wall_s, jets_seen=steps * config.train.batch_size)
+        record.update(steps=steps, step_s=step_s, wall_s=wall_s, jets_seen=steps * config.train.batch_size,
+                      pair_accuracy=pair_accuracy(run_dir))  # fmt: skip
         for task in run["tasks"]:
             result = probe(
                 run_dir, task, samples["probe"], label_fractions=run.get("label_fractions",
@@ -514,6 +529,15 @@ def reproduce_tables(records: dict[tuple[str, int], dict], seeds: list[int]) -> 
     return "\n".join(lines)
 
 
+def _pair_accuracies(found: list[dict[str, Any]]) -> str:
+    """``start → end`` pair accuracy, averaged over seeds; '–' where a run has none (steps 0: start only)."""
+    pairs = [r["pair_accuracy"] for r in found if r.get("pair_accuracy")]
+    if not pairs:
+        return "–"
+    start, end = (statistics.fmean(p[i] for p in pairs) for i in (0, 1))
+    return f"{start:.2f}" if all(r["steps"] == 0 for r in found) else f"{start:.2f} → {end:.2f}"
+
+
 def tuning_table(records: dict[tuple[str, int], dict], tuning: dict[str, dict[str, Any]], seeds: list[int]) -> str:
     """One row per variant of the transformer, next to the transformer and the random init on the same seeds.
 
@@ -523,8 +547,8 @@ def tuning_table(records: dict[tuple[str, int], dict], tuning: dict[str, dict[st
     tuned = sorted({s for name, s in records if name in tuning and s in seeds})
     lines = [
         "| variant | change | AUC linear, all labels | Δ AUC vs transformer | AUC MLP, 10% "
-        "| 1/ε_B at ε_S=0.5 (linear) | steps | jets seen |",
-        "|---|---|---|---|---|---|---|---|",
+        "| 1/ε_B at ε_S=0.5 (linear) | pair accuracy, start → end | steps | jets seen |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     references = [("transformer", "configs/pretrain/qg_transformer.yaml"), ("random", "train.max_steps=0")]
     for name, change in [*references, *tuning.items()]:
@@ -544,6 +568,7 @@ def tuning_table(records: dict[tuple[str, int], dict], tuning: dict[str, dict[st
             f"| {_signed(delta) if name != 'transformer' else '–'} "
             f"| {_spread([_metric(r, 'mlp', '0.1', 'auc') for r in found])} "
             f"| {_spread([_metric(r, 'linear', '1.0', 'rejection_at_0.5') for r in found], 1)} "
+            f"| {_pair_accuracies(found)} "
             f"| {statistics.fmean(r['steps'] for r in found):,.0f} "
             f"| {statistics.fmean(r['jets_seen'] for r in found):,.0f} |"
         )
@@ -620,6 +645,8 @@ def main() -> None:
         plan = path.with_name("plan.json")
         if "step_s" not in record and plan.exists():  # records from before step_s was kept
             record["step_s"] = json.loads(plan.read_text())["step_s"]
+        if "pair_accuracy" not in record:  # records from before it was kept
+            record["pair_accuracy"] = pair_accuracy(path.parent)
         records[(record["run"], record["seed"])] = record
     all_seeds = sorted({s for _, s in records})
     header = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 from pathlib import Path
 
@@ -60,3 +61,23 @@ def test_tuning_variants_change_the_transformer_and_keep_its_probes():
         run = RUNS[name]
         assert run["config"] == RUNS["transformer"]["config"] and run["references"] == []
         assert run["set"] != RUNS["transformer"]["set"] or run.get("steps") == 0, name
+
+
+def test_pair_accuracy_reads_a_real_runs_first_and_last_evaluation(tmp_path):
+    from jetgraph.config import load_config
+    from jetgraph.io.examples import write_jetclass
+    from jetgraph.train import pretrain
+
+    jets = write_jetclass(tmp_path / "jets.root", n_jets=96, seed=2)
+    settings = [
+        f"data.train={jets}", f"data.val={jets}", "data.step_size=100", "data.shuffle_buffer=100",
+        "model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 32}",
+        "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32", "train.epochs=2",
+        "train.progress=false", "train.threads=1",
+    ]  # fmt: skip
+    pretrain(load_config(None, settings), tmp_path / "run")
+    with (tmp_path / "run" / "metrics.csv").open() as handle:
+        evaluations = [row["pair_accuracy"] for row in csv.DictReader(handle) if row["split"] == "val"]
+    assert len(evaluations) == 3  # before training, after each epoch
+    assert QUALITY.pair_accuracy(tmp_path / "run") == [float(evaluations[0]), float(evaluations[-1])]
+    assert QUALITY.pair_accuracy(tmp_path / "missing") is None
