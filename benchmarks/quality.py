@@ -246,8 +246,7 @@ def one_run(
         if latest is None or runs.load_checkpoint(latest)["step"] < steps:
             pretrain(config, run_dir, resume=latest is not None)
         wall_s = old["wall_s"] if old is not None else time.perf_counter() - start
-        record.update(steps=steps, step_s=step_s, wall_s=wall_s, jets_seen=steps * config.train.batch_size,
-                      pair_accuracy=pair_accuracy(run_dir))  # fmt: skip
+        record.update(steps=steps, step_s=step_s, wall_s=wall_s, jets_seen=steps * config.train.batch_size)
         for task in run["tasks"]:
             result = probe(
                 run_dir, task, samples["probe"], label_fractions=run.get("label_fractions",
@@ -645,8 +644,7 @@ def main() -> None:
         plan = path.with_name("plan.json")
         if "step_s" not in record and plan.exists():  # records from before step_s was kept
             record["step_s"] = json.loads(plan.read_text())["step_s"]
-        if "pair_accuracy" not in record:  # records from before it was kept
-            record["pair_accuracy"] = pair_accuracy(path.parent)
+        record["pair_accuracy"] = pair_accuracy(path.parent)  # read from the run's metrics.csv
         records[(record["run"], record["seed"])] = record
     all_seeds = sorted({s for _, s in records})
     header = (
