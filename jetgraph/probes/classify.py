@@ -6,8 +6,12 @@ literature), ``mlp`` (one hidden layer of 300, as in the detector-replica studie
 training at all) and ``gbdt`` (gradient-boosted trees, the strong baseline on classic jet observables).
 
 Every probe is a :class:`~sklearn.pipeline.Pipeline` that standardises the inputs first (with the
-training mean and spread), so that the probe does not depend on the representation's units.
-Arrays go in and come out as numpy; the same ``seed`` gives the same numbers.
+training mean and spread), so that the probe does not depend on the representation's units. The
+L2 penalty of the ``linear`` and ``mlp`` probes is chosen by stratified k-fold cross-validation on
+the training labels (log loss), unless it is given: with 60 labels and a 64-dimensional
+representation a fixed weak penalty fits noise, with 6,000 it barely matters, and no single
+value serves a label-fraction scan. Arrays go in and come out as numpy; the same ``seed`` gives
+the same numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
@@ -26,7 +31,7 @@ from sklearn.preprocessing import Normalizer, StandardScaler
 from jetgraph.errors import suggest
 from jetgraph.probes.metrics import ProbeError
 
-__all__ = ["PROBES", "fit_score", "label_fraction_indices", "make_classifier", "split_indices"]
+__all__ = ["PROBES", "fit_linear", "fit_score", "label_fraction_indices", "make_classifier", "split_indices"]
 
 PROBES = ("linear", "mlp", "knn", "gbdt")
 
@@ -47,6 +52,20 @@ def _flag(value: Any) -> bool:
     return isinstance(value, bool | np.bool_)
 
 
+def _penalty(value: Any) -> bool:
+    return value is None or _positive(value)
+
+
+C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 13))
+"""Inverse L2 strengths the ``linear`` probe chooses from (half a decade apart)."""
+
+ALPHA_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+"""L2 strengths the ``mlp`` probe chooses from (sklearn's default 1e-4 is the weakest)."""
+
+CV_FOLDS = 5
+"""Folds of the cross-validation that chooses the penalty (fewer when a class has fewer jets)."""
+
+
 MLP_EARLY_STOPPING_JETS = 1000
 """Training jets from which the MLP probe stops early on a 10% validation split (fewer: a fixed number of epochs)."""
 
@@ -54,13 +73,13 @@ MLP_EARLY_STOPPING_JETS = 1000
 _Spec = Mapping[str, tuple[Any, Callable[[Any], bool], str]]
 _CLASSIFIER_PARAMS: dict[str, _Spec] = {
     "linear": {
-        "C": (1.0, _positive, "a positive number"),
+        "C": (None, _penalty, "a positive number, or None to choose it by cross-validation"),
         "max_iter": (2000, _count, "a positive integer"),
     },
     "mlp": {
         "hidden_layer_sizes": ((300,), _layers, "a tuple of positive integers"),
         "max_iter": (200, _count, "a positive integer"),
-        "alpha": (1e-4, _positive, "a positive number"),
+        "alpha": (None, _penalty, "a positive number, or None to choose it by cross-validation"),
         "learning_rate_init": (1e-3, _positive, "a positive number"),
     },
     "knn": {
@@ -95,8 +114,12 @@ def resolve_params(kind: str, params: Mapping[str, Any], table: Mapping[str, _Sp
     return {name: params.get(name, default) for name, (default, _, _) in spec.items()}
 
 
-def make_classifier(kind: str, seed: int = 0, **params: Any) -> Pipeline:
+def make_classifier(kind: str, seed: int = 0, **params: Any) -> Pipeline | GridSearchCV:
     """Build the unfitted probe ``kind`` (one of :data:`PROBES`): a standardiser followed by the model.
+
+    ``linear`` and ``mlp`` without ``C`` / ``alpha`` come wrapped in a :class:`GridSearchCV` over
+    :data:`C_GRID` / :data:`ALPHA_GRID` (stratified :data:`CV_FOLDS`-fold, log loss, refitted on
+    all training jets with the best value); :func:`fit_score` lowers the folds when a class is rare.
 
     ``knn`` measures Euclidean distance between standardised representations by default. With
     ``normalize=True`` each standardised row is scaled to unit length first, which gives the cosine
@@ -106,9 +129,10 @@ def make_classifier(kind: str, seed: int = 0, **params: Any) -> Pipeline:
 
     Args:
         kind: ``linear``, ``mlp``, ``knn`` or ``gbdt``.
-        seed: the random state of the models that have one (``mlp``, ``gbdt``).
-        **params: ``linear``: ``C``, ``max_iter``; ``mlp``: ``hidden_layer_sizes``, ``max_iter``,
-            ``alpha``, ``learning_rate_init``; ``knn``: ``k`` (25), ``normalize`` (False);
+        seed: the random state of the models that have one (``mlp``, ``gbdt``) and of the folds.
+        **params: ``linear``: ``C`` (None: cross-validated), ``max_iter``; ``mlp``:
+            ``hidden_layer_sizes``, ``max_iter``, ``alpha`` (None: cross-validated),
+            ``learning_rate_init``; ``knn``: ``k`` (25), ``normalize`` (False);
             ``gbdt``: ``max_iter``, ``learning_rate``, ``max_leaf_nodes``.
 
     Raises:
@@ -116,18 +140,23 @@ def make_classifier(kind: str, seed: int = 0, **params: Any) -> Pipeline:
     """
     p = resolve_params(kind, params, _CLASSIFIER_PARAMS, "probe")
     steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+    grid: dict[str, tuple[float, ...]] = {}
     if kind == "linear":
-        steps.append(("model", LogisticRegression(C=p["C"], max_iter=p["max_iter"])))
+        steps.append(("model", LogisticRegression(C=p["C"] or 1.0, max_iter=p["max_iter"])))
+        if p["C"] is None:
+            grid = {"model__C": C_GRID}
     elif kind == "mlp":
         model = MLPClassifier(
             hidden_layer_sizes=tuple(p["hidden_layer_sizes"]),
-            alpha=p["alpha"],
+            alpha=p["alpha"] or ALPHA_GRID[0],
             learning_rate_init=p["learning_rate_init"],
             early_stopping=True,
             max_iter=p["max_iter"],
             random_state=seed,
         )
         steps.append(("model", model))
+        if p["alpha"] is None:
+            grid = {"model__alpha": ALPHA_GRID}
     elif kind == "knn":
         if p["normalize"]:
             steps.append(("normalize", Normalizer(norm="l2")))
@@ -140,7 +169,10 @@ def make_classifier(kind: str, seed: int = 0, **params: Any) -> Pipeline:
             random_state=seed,
         )
         steps.append(("model", model))
-    return Pipeline(steps)
+    if not grid:
+        return Pipeline(steps)
+    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=seed)
+    return GridSearchCV(Pipeline(steps), grid, cv=folds, scoring="neg_log_loss")
 
 
 def as_matrix(name: str, x: Any, columns: int | None = None) -> np.ndarray:
@@ -184,6 +216,28 @@ def _binary_labels(name: str, y: Any, length: int) -> np.ndarray:
     return y
 
 
+def _fitted(kind: str, x_train: np.ndarray, y_train: np.ndarray, seed: int, **params: Any) -> Pipeline | GridSearchCV:
+    """The probe ``kind`` fitted on checked training arrays (folds and early stopping fitted to the labels)."""
+    model = make_classifier(kind, seed=seed, **params)
+    pipeline = model.estimator if isinstance(model, GridSearchCV) else model
+    counts = np.unique(y_train, return_counts=True)[1]
+    if isinstance(model, GridSearchCV):
+        if counts.min() < 2:
+            raise ProbeError(
+                f"probe {kind!r}: {counts.min()} training jet of one class; choosing its penalty by"
+                " cross-validation needs at least 2 of each (or give C / alpha)"
+            )
+        model.set_params(cv=StratifiedKFold(min(CV_FOLDS, int(counts.min())), shuffle=True, random_state=seed))
+    if kind == "knn" and pipeline.named_steps["model"].n_neighbors > len(x_train):
+        k = pipeline.named_steps["model"].n_neighbors
+        raise ProbeError(f"probe 'knn': k={k} neighbours but only {len(x_train)} training jets")
+    if kind == "mlp" and (len(y_train) < MLP_EARLY_STOPPING_JETS or counts.min() < 20):
+        # early stopping judges on 10% of the jets: below ~100 of them (or with a rare class) it stops
+        # an MLP that takes one step per epoch after ~10 steps, untrained; the L2 penalty regularises instead
+        pipeline.set_params(model__early_stopping=False)
+    return model.fit(x_train, y_train)
+
+
 def fit_score(kind: str, x_train: Any, y_train: Any, x_test: Any, seed: int = 0, **params: Any) -> np.ndarray:
     """Fit the probe ``kind`` on the training jets and return its probability of class 1 for the test jets.
 
@@ -195,25 +249,36 @@ def fit_score(kind: str, x_train: Any, y_train: Any, x_test: Any, seed: int = 0,
 
     Raises:
         ProbeError: bad kind or parameters, arrays of the wrong shape or with NaN, labels that are not
-            exactly two classes, or ``k`` larger than the training set.
+            exactly two classes, ``k`` larger than the training set, or a class of one jet where
+            the penalty is cross-validated.
     """
-    model = make_classifier(kind, seed=seed, **params)
     x_train = as_matrix("x_train", x_train)
     y_train = _binary_labels("y_train", y_train, len(x_train))
     x_test = as_matrix("x_test", x_test, columns=x_train.shape[1])
-    if kind == "knn" and model.named_steps["model"].n_neighbors > len(x_train):
-        k = model.named_steps["model"].n_neighbors
-        raise ProbeError(f"probe 'knn': k={k} neighbours but only {len(x_train)} training jets")
-    if kind == "mlp" and (
-        len(y_train) < MLP_EARLY_STOPPING_JETS or np.unique(y_train, return_counts=True)[1].min() < 20
-    ):
-        # early stopping judges on 10% of the jets: below ~100 of them (or with a rare class) it stops
-        # an MLP that takes one step per epoch after ~10 steps, untrained; the L2 penalty regularises instead
-        model.set_params(model__early_stopping=False)
-    model.fit(x_train, y_train)
+    model = _fitted(kind, x_train, y_train, seed, **params)
     proba = model.predict_proba(x_test)
     positive = int(np.flatnonzero(model.classes_ == model.classes_.max())[0])
     return np.asarray(proba[:, positive], dtype=np.float64)
+
+
+def fit_linear(x_train: Any, y_train: Any, seed: int = 0, **params: Any) -> tuple[np.ndarray, float]:
+    """The ``linear`` probe's decision function as a weight vector and bias on the raw (unscaled) inputs.
+
+    ``x @ weight + bias`` is the log-odds of the greater label: the standardiser folded into the
+    logistic regression, so that a linear layer on the representation can start from it (the
+    head of a fine-tuned encoder, :func:`jetgraph.probes.supervised.train_classifier`).
+
+    Shapes:
+        x_train: (N, D); y_train: (N,); returns a (D,) float64 weight and a float bias.
+    """
+    x_train = as_matrix("x_train", x_train)
+    y_train = _binary_labels("y_train", y_train, len(x_train))
+    model = _fitted("linear", x_train, y_train, seed, **params)
+    pipeline = model.best_estimator_ if isinstance(model, GridSearchCV) else model
+    scale, logistic = pipeline.named_steps["scale"], pipeline.named_steps["model"]
+    weight = logistic.coef_[0] / scale.scale_
+    bias = float(logistic.intercept_[0] - weight @ scale.mean_)
+    return weight.astype(np.float64), bias
 
 
 def label_fraction_indices(y: Any, fraction: float, seed: int) -> np.ndarray:

@@ -94,7 +94,7 @@ def _supervised_scores(
     return {
         "supervised (scratch)": train_classifier(fresh, inputs, jets, labels, chosen, test, seed=seed, epochs=epochs),
         "fine-tuned": train_classifier(
-            pretrained, inputs, jets, labels, chosen, test, seed=seed, epochs=epochs, lr=3e-4
+            pretrained, inputs, jets, labels, chosen, test, seed=seed, epochs=epochs, lr=1e-4, head_from_probe=True
         ),
     }
 

@@ -3,6 +3,10 @@
 A label-fraction scan means something only next to these. With few labels a pretrained
 representation should beat the same architecture trained from scratch on them; with all labels
 the fine-tuned encoder shows how much the frozen probe leaves on the table.
+
+Fine-tuning starts its head from the linear probe (LP-FT, Kumar et al., ICLR 2022,
+arXiv:2202.10054): a random head sends large, random gradients into the pretrained encoder in the
+first steps, which on a few dozen labels undoes the pretraining before the head has learnt anything.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch
 
 from jetgraph.batch import JetBatch
 from jetgraph.inputs import Inputs
+from jetgraph.probes.classify import fit_linear
 from jetgraph.probes.metrics import ProbeError
 
 MIN_STEPS = 100
@@ -34,13 +39,17 @@ def train_classifier(
     lr: float = 1e-3,
     seed: int = 0,
     steps: int | None = None,
+    head_from_probe: bool = False,
 ) -> np.ndarray:
     """Train a copy of ``encoder`` (pretrained: fine-tuning; freshly built: from scratch) and a linear head.
 
     Binary cross-entropy, AdamW, no augmentation; the encoder sees what it saw in pretraining
     (:meth:`Inputs.plain`). Small training sets get smaller batches and more epochs, at least
     :data:`MIN_STEPS` steps in all. ``steps`` trains exactly that many steps instead (a fixed
-    budget, as many epochs as it takes). Returns the probability of class 1 for the ``test`` jets.
+    budget, as many epochs as it takes). ``head_from_probe`` starts the head from the linear probe
+    (:func:`~jetgraph.probes.classify.fit_linear`, its penalty cross-validated) on the encoder's
+    frozen representation of the training jets, instead of at random: LP-FT. Returns the
+    probability of class 1 for the ``test`` jets.
 
     Shapes:
         labels: (num_jets,) 0/1; train, test: indices into ``jets``; returns (len(test),) float64.
@@ -53,6 +62,11 @@ def train_classifier(
     steps = steps if steps is not None else max(epochs * per_epoch, MIN_STEPS)
     model = copy.deepcopy(encoder)
     head = torch.nn.Linear(model.rep_dim, 1)
+    if head_from_probe:
+        weight, bias = fit_linear(_represent(model, inputs, jets, train), labels[train], seed=seed)
+        with torch.no_grad():
+            head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype)[None])
+            head.bias.fill_(bias)
     parameters = [*model.parameters(), *head.parameters()]
     optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
     target = torch.as_tensor(labels, dtype=torch.float32)
@@ -74,13 +88,20 @@ def train_classifier(
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
-    model.eval()
-    scores = []
+    representation = torch.as_tensor(_represent(model, inputs, jets, test))
     with torch.no_grad():
-        for start in range(0, len(test), 1024):
-            chosen = torch.as_tensor(test[start : start + 1024])
-            scores.append(torch.sigmoid(head(model(inputs.plain(jets.take(chosen)))).squeeze(1)))
-    return torch.cat(scores).double().numpy()
+        return torch.sigmoid(head(representation).squeeze(1)).double().numpy()
+
+
+def _represent(model: torch.nn.Module, inputs: Inputs, jets: JetBatch, chosen: np.ndarray) -> np.ndarray:
+    """The representation of the ``chosen`` jets, in evaluation mode and without gradients, 1024 at a time."""
+    model.eval()
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(chosen), 1024):
+            part = torch.as_tensor(np.asarray(chosen[start : start + 1024]))
+            parts.append(model(inputs.plain(jets.take(part))).float())
+    return torch.cat(parts).numpy()
 
 
 __all__ = ["train_classifier"]

@@ -14,6 +14,7 @@ from jetgraph.features import num_node_features
 from jetgraph.inputs import Inputs
 from jetgraph.io.examples import write_jetclass
 from jetgraph.models import build_encoder
+from jetgraph.probes.classify import fit_score
 from jetgraph.probes.metrics import ProbeError
 from jetgraph.probes.supervised import train_classifier
 
@@ -49,6 +50,24 @@ def test_a_step_budget_trains_exactly_that_many_steps(tmp_path):
     train_classifier(encoder, Inputs(AugmentConfig(), "graph"), jets, labels, np.arange(30), np.arange(30, 40), steps=7)
     assert calls.count(True) == 7  # 7 training batches (several epochs of 30 jets), then one evaluation
     assert calls.count(False) == 1
+
+
+def test_a_head_from_the_probe_starts_as_the_linear_probe(tmp_path):
+    """LP-FT before its first step: the encoder's frozen representation read by the cross-validated linear probe."""
+    jets = JetBatch.from_jets(jetgraph.read(write_jetclass(tmp_path / "j.root", n_jets=80, seed=7)))
+    multiplicity = (jets.ptr[1:] - jets.ptr[:-1]).numpy()
+    labels = (multiplicity > np.median(multiplicity)).astype(np.int64)
+    torch.manual_seed(1)
+    encoder = build_encoder("transformer", num_node_features(jets), dim=8, layers=1, heads=2, ffn=16, pooling="sum")
+    inputs = Inputs(AugmentConfig(), "graph")
+    train, test = np.arange(60), np.arange(60, 80)
+    scores = train_classifier(encoder, inputs, jets, labels, train, test, steps=0, seed=2, head_from_probe=True)
+    encoder.eval()
+    with torch.no_grad():
+        representation = encoder(inputs.plain(jets)).numpy()
+    probe = fit_score("linear", representation[train], labels[train], representation[test], seed=2)
+    np.testing.assert_allclose(scores, probe, rtol=1e-4, atol=1e-5)
+    assert roc_auc_score(labels[test], scores) > 0.8  # a sum-pooled random transformer counts particles
 
 
 def test_fewer_than_two_training_jets_are_refused(tmp_path):
