@@ -1,4 +1,4 @@
-"""The benchmarks' own configs: every run that ``benchmarks/quality.py`` can be asked for is a valid config."""
+"""The benchmarks: every run that ``quality.py`` can be asked for is a valid config, and ``finetune.py`` runs."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from jetgraph import augment
-from jetgraph.config import ConfigError
+from jetgraph.config import ConfigError, load_config
 from jetgraph.losses import LossError, build_loss
 from jetgraph.models import ProjectionHead, build_encoder
+from jetgraph.train import pretrain
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -81,3 +82,26 @@ def test_pair_accuracy_reads_a_real_runs_first_and_last_evaluation(tmp_path):
     assert len(evaluations) == 3  # before training, after each epoch
     assert QUALITY.pair_accuracy(tmp_path / "run") == [float(evaluations[0]), float(evaluations[-1])]
     assert QUALITY.pair_accuracy(tmp_path / "missing") is None
+
+
+def test_finetune_scores_every_protocol_on_the_validation_jets(qg_file, tmp_path):
+    """benchmarks/finetune.py end to end on a barely trained run: one AUC per protocol and fraction."""
+    spec = importlib.util.spec_from_file_location("finetune", BENCHMARKS / "finetune.py")
+    finetune = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(finetune)
+    overrides = [
+        "model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
+        "model.head={hidden: 32, out_dim: 16}",
+        "train.progress=false",
+        "train.max_steps=2",
+        "train.batch_size=32",
+        f"data.train={qg_file}",
+        f"data.val={qg_file}",
+    ]
+    run_dir = tmp_path / "run"
+    pretrain(load_config(None, overrides), run_dir)
+    results = finetune.validation_aucs(run_dir, seed=0, fractions=[0.5])
+    assert set(results) == set(finetune.PROTOCOLS)
+    assert all(0.0 <= results[name][0.5] <= 1.0 for name in finetune.PROTOCOLS)
+    # 200 jets: 120 train (60 at half the labels), 40 validation; the multiplicity alone gives ~0.8
+    assert results["scratch"][0.5] > 0.6
