@@ -39,7 +39,7 @@ from jetgraph.inputs import Inputs
 from jetgraph.io.files import expand_paths
 from jetgraph.models import build_encoder
 from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
-from jetgraph.probes.supervised import train_classifier
+from jetgraph.probes.supervised import represent, train_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOLS = ("scratch", "fine-tune, random head", "LP-FT", "linear probe")
@@ -52,9 +52,7 @@ def validation_aucs(run_dir: Path, seed: int, fractions: list[float]) -> dict[st
     jets = JetBatch.cat(list(JetDataset(expand_paths(config.data.val), 4096, rank=0, world_size=1)))
     labels = jets.label.numpy()
     train, val, _ = split_indices(jets.num_jets, seed=seed)
-    with torch.no_grad():
-        representation = torch.cat([pretrained(inputs.plain(jets.take(torch.as_tensor(part))))
-                                    for part in np.array_split(np.arange(jets.num_jets), 10)]).numpy()  # fmt: skip
+    representation = represent(pretrained, inputs, jets, np.arange(jets.num_jets))
     out: dict[str, dict[float, float]] = {name: {} for name in PROTOCOLS}
     for fraction in fractions:
         chosen = train[label_fraction_indices(labels[train], fraction, seed)]

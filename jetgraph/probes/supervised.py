@@ -63,7 +63,7 @@ def train_classifier(
     model = copy.deepcopy(encoder)
     head = torch.nn.Linear(model.rep_dim, 1)
     if head_from_probe:
-        weight, bias = fit_linear(_represent(model, inputs, jets, train), labels[train], seed=seed)
+        weight, bias = fit_linear(represent(model, inputs, jets, train), labels[train], seed=seed)
         with torch.no_grad():
             head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype)[None])
             head.bias.fill_(bias)
@@ -88,12 +88,12 @@ def train_classifier(
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
-    representation = torch.as_tensor(_represent(model, inputs, jets, test))
+    representation = torch.as_tensor(represent(model, inputs, jets, test))
     with torch.no_grad():
         return torch.sigmoid(head(representation).squeeze(1)).double().numpy()
 
 
-def _represent(model: torch.nn.Module, inputs: Inputs, jets: JetBatch, chosen: np.ndarray) -> np.ndarray:
+def represent(model: torch.nn.Module, inputs: Inputs, jets: JetBatch, chosen: np.ndarray) -> np.ndarray:
     """The representation of the ``chosen`` jets, in evaluation mode and without gradients, 1024 at a time."""
     model.eval()
     parts = []
@@ -104,4 +104,4 @@ def _represent(model: torch.nn.Module, inputs: Inputs, jets: JetBatch, chosen: n
     return torch.cat(parts).numpy()
 
 
-__all__ = ["train_classifier"]
+__all__ = ["represent", "train_classifier"]
