@@ -91,6 +91,9 @@ def generate(
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives a byte-identical file.")] = 0,
     workers: Annotated[int, typer.Option(help="Processes generating in parallel.")] = 1,
     replicas: Annotated[int, typer.Option(help="Detector simulations per jet (0: particles only).")] = 0,
+    showers: Annotated[
+        int, typer.Option(help="Showers per hard process (re-simulation: consecutive jets share one parton).")
+    ] = 1,
     detector: Annotated[str, typer.Option(help="Built-in detector name or detector YAML.")] = "default",
     chunk_size: Annotated[int, typer.Option(help="Jets per chunk: the unit of parallel work and resuming.")] = 100,
 ) -> None:
@@ -106,6 +109,7 @@ def generate(
         seed=seed,
         workers=workers,
         replicas=replicas,
+        showers=showers,
         detector=detector,
         chunk_size=chunk_size,
         progress=sys.stderr.isatty(),

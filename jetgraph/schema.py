@@ -37,7 +37,7 @@ CELL_FIELDS = ("eta", "phi", "energy", "layer")
 TRACK_FIELDS = ("pt", "eta", "phi", "charge")
 RECORDS = ("part", "jet", "truth", "cells", "tracks")
 
-INTEGER_FIELDS = {"pid": np.int32, "layer": np.int32, "nparticles": np.int32, "label": np.int32}
+INTEGER_FIELDS = {"pid": np.int32, "layer": np.int32, "nparticles": np.int32, "label": np.int32, "event": np.int32}
 """Fields stored as integers; every other number is float32."""
 
 OnBad = Literal["drop", "raise"]

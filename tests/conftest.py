@@ -43,6 +43,13 @@ def qg_file(tmp_path_factory):
     return generate("qg", 200, path, seed=11, chunk_size=100, progress=False).path
 
 
+@pytest.fixture(scope="session")
+def showers_file(tmp_path_factory):
+    """40 quark/gluon jets: 20 hard events showered twice each (``--showers 2``; a few seconds)."""
+    path = tmp_path_factory.mktemp("showers") / "showers.h5"
+    return generate("qg", 40, path, seed=5, chunk_size=20, showers=2, progress=False).path
+
+
 def _watched_rank(rank: int, target: Callable, port: int, args: tuple) -> None:
     """One rank under a watchdog: past the deadline it prints every thread's stack and exits with 1.
 

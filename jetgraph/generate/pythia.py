@@ -8,6 +8,14 @@ and, for top samples, the truth match. Every step acts on whole batches of event
 Each process of a sample has its own :class:`ProcessGenerator` (one initialised ``Pythia``),
 reseeded per chunk with :meth:`ProcessGenerator.jets`, so a chunk's jets depend on its seed alone,
 never on which worker made it or on what it made before.
+
+With ``showers > 1`` every hard process is showered and hadronised that many times (re-simulation,
+as in Harris et al., arXiv:2403.07066): the event is generated again from the same random state up
+to the end of the process level, where a user hook reseeds the generator, so the hard parton is the
+same and everything after it (resonance decays, ISR, FSR, MPI, hadronisation) differs. An event is
+kept when its first shower's hardest jet passes the cuts and every later shower has a hardest jet
+(of any pT above half the lower cut, any rapidity: out-of-cone radiation moves a jet's pT by tens
+of GeV). Its jets are written one after the other.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ FIRST_BATCH = 64
 MAX_BATCH = 4000
 """Events per batch at most (bounds memory)."""
 _TOP, _BOTTOM, _W = 6, 5, 24
+SHOWER_BATCH = 500
+"""Hard events per batch when showering each several times (one ``nextBatch(1)`` per shower)."""
 
 
 def pythia_seed(entropy: int) -> int:
@@ -44,17 +54,24 @@ class ProcessGenerator:
     Args:
         sample: the sample (shared settings, jet definition, cuts).
         process: the name of one of ``sample.processes``.
+        showers: parton showers (with hadronisation) per hard process; see the module.
     """
 
-    def __init__(self, sample: Sample, process: str) -> None:
+    def __init__(self, sample: Sample, process: str, showers: int = 1) -> None:
         import fastjet
         import pythia8mc
 
+        if showers < 1:
+            raise JetGraphError(f"showers is {showers}; expected at least 1")
         self.sample = sample
         self.process = process
+        self.showers = showers
         self.settings = sample.processes[process]
         self.label = sample.label(process)
         self.pythia = pythia8mc.Pythia("", False)
+        self._reseed = _reseed_hook(self.pythia.rndm) if showers > 1 else None
+        if self._reseed is not None:
+            self.pythia.setUserHooksPtr(self._reseed)
         for line in (*QUIET, *sample.pythia, *self.settings.pythia, "Random:setSeed = on", "Random:seed = 1"):
             if not self.pythia.readString(line):
                 raise RecipeError(f"sample '{sample.name}', process {process!r}: Pythia rejected the setting {line!r}")
@@ -72,8 +89,12 @@ class ProcessGenerator:
         """The first ``n_jets`` jets passing the cuts from the event stream of ``seed``.
 
         Events are drawn in batches; because batching never changes the random sequence, the jets
-        depend on ``seed`` alone.
+        depend on ``seed`` alone. With ``showers > 1``, ``n_jets`` (a multiple of ``showers``) are
+        ``n_jets / showers`` hard events times their showers, one event's jets after the other, with
+        the event's number within the call in ``jet.event``.
         """
+        if self.showers > 1:
+            return self._shower_jets(n_jets, seed)
         self.pythia.rndm.init(pythia_seed(seed))
         pieces: list[dict[str, Any]] = []
         found = events = 0
@@ -93,15 +114,70 @@ class ProcessGenerator:
                     "events; check the jet window against PhaseSpace:pTHatMin/pTHatMax"
                 )
         self.events_generated += events
-        merged = {
-            record: {k: np.concatenate([p[record][k] for p in pieces])[:n_jets] for k in pieces[0][record]}
-            if record == "truth"
-            else {k: ak.concatenate([p[record][k] for p in pieces])[:n_jets] for k in pieces[0][record]}
+        return self._build(_merge(pieces, np.arange(n_jets)))
+
+    def _shower_jets(self, n_jets: int, seed: int) -> ak.Array:
+        """``n_jets / showers`` hard events, each showered ``showers`` times (see the module)."""
+        showers = self.showers
+        if n_jets % showers:
+            raise JetGraphError(f"{n_jets} jets cannot be cut into events of {showers} showers each")
+        wanted = n_jets // showers
+        seeds = np.random.default_rng(pythia_seed(seed))
+        pieces: list[list[dict[str, Any]]] = [[] for _ in range(showers)]
+        found = events = 0
+        while found < wanted:
+            estimate = math.ceil(1.05 * (wanted - found) * events / found) + 8 if found else SHOWER_BATCH
+            batch = min(SHOWER_BATCH, max(FIRST_BATCH, events), estimate)
+            hard, again = seeds.integers(0, MAX_PYTHIA_SEED, (2, batch))
+            events += batch
+            selected = [self._select(self._showered(hard, again, 0))]
+            for shower in range(1, showers):  # only the events whose first shower passed the cuts
+                if selected[-1] is None:
+                    break
+                passed = selected[0]["event"]
+                later = self._select(self._showered(hard[passed], again[passed], shower), window=False)
+                if later is not None:
+                    later["event"] = passed[later["event"]]
+                selected.append(later)
+                events += len(passed)
+            if any(s is None for s in selected):
+                continue
+            common = selected[0]["event"]
+            for s in selected[1:]:
+                common = np.intersect1d(common, s["event"])
+            for shower, s in enumerate(selected):
+                pieces[shower].append(_take(s, np.isin(s["event"], common)))
+            found += len(common)
+            if events > 200 * FIRST_BATCH and not found:
+                raise JetGraphError(
+                    f"sample '{self.sample.name}', process {self.process!r}: no event gave a jet passing the "
+                    f"cuts in all {showers} showers in {events} events"
+                )
+        self.events_generated += events
+        merged = [_merge(p, np.arange(wanted)) for p in pieces]
+        # event-major: the jets of event 0 (shower 0, 1...), then of event 1...
+        order = np.arange(n_jets).reshape(showers, wanted).T.ravel()
+        jets = {
+            record: {k: _concatenate([m[record][k] for m in merged])[order] for k in merged[0][record]}
             for record in ("part", "truth")
         }
+        return self._build(jets, event=np.repeat(np.arange(wanted), showers))
+
+    def _showered(self, hard: np.ndarray, again: np.ndarray, shower: int) -> ak.Array:
+        """One event per hard seed, showered with the seed ``again + shower`` (see the module)."""
+        events = []
+        for hard_seed, shower_seed in zip(hard.tolist(), again.tolist(), strict=True):
+            self.pythia.rndm.init(pythia_seed(hard_seed))
+            self._reseed.seed = pythia_seed(shower_seed + shower)
+            events.append(self.pythia.nextBatch(1))
+        return ak.concatenate(events)
+
+    def _build(self, jets: dict[str, dict[str, Any]], event: np.ndarray | None = None) -> ak.Array:
+        n_jets = len(jets["truth"]["pt"])
         return build(
-            part=merged["part"],
-            truth=merged["truth"],
+            part=jets["part"],
+            truth=jets["truth"],
+            jet=None if event is None else {"event": event},
             label=np.full(n_jets, self.label, dtype=np.int32),
             label_names=list(self.sample.label_names),
             source=f"sample '{self.sample.name}'",
@@ -109,11 +185,18 @@ class ProcessGenerator:
 
     # --- one batch of events -> selected jets ------------------------------------------------
 
-    def _select(self, events: ak.Array) -> dict[str, Any] | None:
-        """Cluster a batch of events and keep the hardest jet of each event that passes; None if none."""
+    def _select(self, events: ak.Array, window: bool = True) -> dict[str, Any] | None:
+        """Cluster a batch of events and keep the hardest jet of each event that passes; None if none.
+
+        ``"event"`` holds the position in ``events`` of each kept jet's event. With ``window=False``
+        (the later showers of a hard event) the hardest jet is kept whatever its pT (above half the
+        lower cut) and rapidity: the showers of one parton need not all land in the window.
+        """
         prt = events.prt
+        index = np.arange(len(prt))
         if self.settings.hard_partons:
-            prt = prt[_hard_partons_in(prt, self.settings.hard_partons)]
+            wanted = _hard_partons_in(prt, self.settings.hard_partons)
+            prt, index = prt[wanted], index[wanted]
         stable = (prt.status > 0) & ~_isin(abs(prt.id), self.sample.exclude_pid)
         final = prt[stable]
         p4 = ak.zip({"px": final.p.px, "py": final.p.py, "pz": final.p.pz, "E": final.p.e}, with_name="Momentum4D")
@@ -127,12 +210,13 @@ class ProcessGenerator:
         members = ak.firsts(members[hardest])
         has_jet = ~ak.is_none(jet)
         jet, members, final, prt = jet[has_jet], members[has_jet], final[has_jet], prt[has_jet]
+        index = index[ak.to_numpy(has_jet)]
         flat = kinematics(*(ak.to_numpy(jet[k]) for k in ("px", "py", "pz", "E")))
-        keep = (flat["pt"] > cuts.pt[0]) & (flat["pt"] < cuts.pt[1])
-        if cuts.rapidity_max is not None:
+        keep = (flat["pt"] > cuts.pt[0]) & (flat["pt"] < cuts.pt[1]) if window else np.ones(len(flat["pt"]), bool)
+        if cuts.rapidity_max is not None and window:
             e, pz = ak.to_numpy(jet.E), ak.to_numpy(jet.pz)
             keep &= np.abs(0.5 * np.log((e + pz) / (e - pz))) < cuts.rapidity_max
-        if cuts.eta_max is not None:
+        if cuts.eta_max is not None and window:
             keep &= np.abs(flat["eta"]) < cuts.eta_max
         if self.settings.match_top is not None:
             keep &= _top_matched(prt, flat["eta"], flat["phi"], self.settings.match_top)
@@ -150,7 +234,7 @@ class ProcessGenerator:
             "pid": pid,
             "charge": ak.unflatten(self._charge(ak.to_numpy(ak.flatten(pid))), ak.num(pid)),
         }
-        return {"part": part, "truth": {k: v[keep] for k, v in flat.items()}}
+        return {"part": part, "truth": {k: v[keep] for k, v in flat.items()}, "event": index[keep]}
 
     def _charge(self, pid: np.ndarray) -> np.ndarray:
         """Electric charge of each particle, looked up once per species in Pythia's particle table."""
@@ -158,6 +242,48 @@ class ProcessGenerator:
         for code in species[~_isin(species, list(self._charges))]:
             self._charges[int(code)] = self.pythia.particleData.charge(int(code))
         return np.array([self._charges[int(code)] for code in species], dtype=np.float32)[np.searchsorted(species, pid)]
+
+
+def _reseed_hook(rndm: Any) -> Any:
+    """A Pythia user hook that reseeds ``rndm`` with the hook's ``seed`` once the hard process is made.
+
+    Whatever comes after the process level (resonance decays, showers, MPI, hadronisation) then
+    follows the new seed, while the hard process follows the seed the event started from.
+    """
+    import pythia8mc
+
+    class Reseed(pythia8mc.UserHooks):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seed = 1
+
+        def canVetoProcessLevel(self) -> bool:
+            return True
+
+        def doVetoProcessLevel(self, process: Any) -> bool:
+            rndm.init(self.seed)
+            return False
+
+    return Reseed()
+
+
+def _take(selected: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
+    """The jets of a :meth:`ProcessGenerator._select` result at the boolean mask ``keep``."""
+    return {
+        "part": {k: v[keep] for k, v in selected["part"].items()},
+        "truth": {k: v[keep] for k, v in selected["truth"].items()},
+        "event": selected["event"][keep],
+    }
+
+
+def _concatenate(arrays: list[Any]) -> Any:
+    return np.concatenate(arrays) if isinstance(arrays[0], np.ndarray) else ak.concatenate(arrays)
+
+
+def _merge(pieces: list[dict[str, Any]], rows: np.ndarray) -> dict[str, dict[str, Any]]:
+    """The ``part`` and ``truth`` records of several selections joined, at ``rows``."""
+    return {record: {k: _concatenate([p[record][k] for p in pieces])[rows] for k in pieces[0][record]}
+            for record in ("part", "truth")}  # fmt: skip
 
 
 def _isin(values: Any, codes: Any) -> Any:

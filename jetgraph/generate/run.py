@@ -9,6 +9,9 @@ Each finished chunk is written atomically to ``<out>.parts/chunk_XXXXX.h5`` besi
 ``manifest.json`` of everything that changes the jets. A run that is killed leaves those parts; the
 same command run again makes only the missing chunks. When all chunks exist they are merged in order
 into ``<out>`` (written as ``<out>.partial`` and renamed), and the parts are removed.
+
+With ``showers > 1`` (re-simulation, :mod:`jetgraph.generate.pythia`) the jets of one hard event
+stay consecutive through the chunk's shuffle and share ``jet.event``, numbered across the file.
 """
 
 from __future__ import annotations
@@ -77,16 +80,18 @@ def _split(n_jets: int, n_classes: int) -> list[int]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(sample: Sample, detector: Any, replicas: int) -> None:
+def _init_worker(sample: Sample, detector: Any, replicas: int, showers: int = 1, chunk_size: int = 0) -> None:
     """Build one Pythia per process once per worker (initialisation takes about a second)."""
     from jetgraph.generate.pythia import ProcessGenerator
 
     _WORKER.clear()
     _WORKER.update(
-        generators=[ProcessGenerator(sample, name) for name in sample.processes],
+        generators=[ProcessGenerator(sample, name, showers) for name in sample.processes],
         sample=sample,
         detector=detector,
         replicas=replicas,
+        showers=showers,
+        chunk_size=chunk_size,
     )
 
 
@@ -96,9 +101,10 @@ def _make_chunk(chunk: Chunk) -> ChunkReport:
     seeds = _seeds(chunk.seed, chunk.index)
     start = time.perf_counter()
     events_before = sum(g.events_generated for g in generators)
-    shares = _split(chunk.n_jets, len(generators))
+    showers = _WORKER["showers"]
+    shares = [n * showers for n in _split(chunk.n_jets // showers, len(generators))]
     parts = [g.jets(n, seeds[i]) for i, (g, n) in enumerate(zip(generators, shares, strict=True)) if n]
-    events = sum(g.events_generated for g in generators) - events_before
+    n_events = sum(g.events_generated for g in generators) - events_before
     jets = ak.concatenate(parts)
     generate_s = time.perf_counter() - start
     cells = 0
@@ -109,16 +115,23 @@ def _make_chunk(chunk: Chunk) -> ChunkReport:
         jets = simulate(jets, _WORKER["detector"], _WORKER["replicas"], np.random.default_rng(seeds[-2]))
         cells = int(ak.sum(ak.num(jets.cells, axis=2)))
     detector_s = time.perf_counter() - start
-    jets = jets[np.random.default_rng(seeds[-1]).permutation(len(jets))]
+    events = np.random.default_rng(seeds[-1]).permutation(len(jets) // showers)
+    if showers > 1:  # number the events across the file (chunks are equal but the last); keep them whole
+        first = chunk.index * _WORKER["chunk_size"] // showers
+        numbers = np.repeat(np.arange(first, first + len(jets) // showers), showers)
+        jets = ak.with_field(jets, numbers.astype(np.int32), ["jet", "event"])
+    jets = jets[(events[:, None] * showers + np.arange(showers)).ravel()]
     with JetWriter(chunk.path, label_names=list(_WORKER["sample"].label_names), reproducible=chunk.path) as out:
         out.write(jets)
-    return ChunkReport(chunk.index, chunk.n_jets, events, generate_s, detector_s, cells)
+    return ChunkReport(chunk.index, chunk.n_jets, n_events, generate_s, detector_s, cells)
 
 
 # --- driver ------------------------------------------------------------------------------------
 
 
-def _manifest(sample: Sample, n_jets: int, seed: int, chunk_size: int, replicas: int, detector: Any) -> dict:
+def _manifest(
+    sample: Sample, n_jets: int, seed: int, chunk_size: int, replicas: int, detector: Any, showers: int = 1
+) -> dict:
     from jetgraph import __version__
 
     return {
@@ -129,6 +142,7 @@ def _manifest(sample: Sample, n_jets: int, seed: int, chunk_size: int, replicas:
         "chunk_size": chunk_size,
         "replicas": replicas,
         "detector": asdict(detector) if replicas else None,
+        **({"showers": showers} if showers > 1 else {}),
         "jetgraph": __version__,
     }
 
@@ -158,6 +172,7 @@ def generate(
     seed: int = 0,
     workers: int = 1,
     replicas: int = 0,
+    showers: int = 1,
     detector: Any = "default",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool = True,
@@ -171,6 +186,8 @@ def generate(
         seed: the run's seed; the same seed gives a byte-identical file, whatever ``workers``.
         workers: processes generating chunks in parallel.
         replicas: if > 0, simulate the detector ``replicas`` times per jet (``cells``, ``tracks``).
+        showers: parton showers per hard event (re-simulation); the jets of an event are consecutive
+            and share ``jet.event``. ``n_jets`` and ``chunk_size`` must be multiples of it.
         detector: a built-in detector name, a YAML path, or a ``Detector`` (used when ``replicas``).
         chunk_size: jets per chunk (the unit of parallel work and of resuming).
         progress: show a progress bar (jets/s).
@@ -182,9 +199,13 @@ def generate(
     out = Path(out)
     if out.suffix.lower() not in (".root", ".h5", ".hdf5"):
         raise JetGraphError(f"{out}: cannot write this suffix; expected .root or .h5")
-    for name, value, low in (("--jets", n_jets, 1), ("--workers", workers, 1), ("--replicas", replicas, 0)):
+    checks = (("--jets", n_jets, 1), ("--workers", workers, 1), ("--replicas", replicas, 0), ("--showers", showers, 1))
+    for name, value, low in checks:
         if value < low:
             raise JetGraphError(f"{name} is {value}; expected at least {low}")
+    for name, value in (("--jets", n_jets), ("--chunk-size", chunk_size)):
+        if value % showers:
+            raise JetGraphError(f"{name} is {value}; expected a multiple of --showers {showers} (whole events)")
     if chunk_size < 1:
         raise JetGraphError(f"chunk_size is {chunk_size}; expected at least 1")
     if seed < 0:
@@ -196,7 +217,7 @@ def generate(
         from jetgraph.generate.detector import load_detector
 
         detector = load_detector(detector) if not hasattr(detector, "ecal") else detector
-    manifest = _manifest(sample, n_jets, seed, chunk_size, replicas, detector)
+    manifest = _manifest(sample, n_jets, seed, chunk_size, replicas, detector, showers)
     parts = out.with_name(out.name + ".parts")
     _prepare_parts(parts, manifest)
 
@@ -206,7 +227,8 @@ def generate(
     ]
     todo = [c for c in chunks if not Path(c.path).exists()]
     done = n_jets - sum(c.n_jets for c in todo)
-    reports = _run_chunks(todo, sample, detector if replicas else None, replicas, workers, n_jets, done, progress)
+    setup = (sample, detector if replicas else None, replicas, showers, chunk_size)
+    reports = _run_chunks(todo, setup, workers, n_jets, done, progress)
     _merge(chunks, out, sample, json.dumps(manifest, sort_keys=True))
     shutil.rmtree(parts)
     return _report(reports, out, n_jets, done, time.perf_counter() - started)
@@ -214,26 +236,26 @@ def generate(
 
 def _run_chunks(
     todo: list[Chunk],
-    sample: Sample,
-    detector: Any,
-    replicas: int,
+    setup: tuple[Any, ...],
     workers: int,
     n_jets: int,
     done: int,
     progress: bool,
 ) -> list[ChunkReport]:
+    """Make the chunks ``todo``; ``setup``: :func:`_init_worker`'s arguments."""
     reports: list[ChunkReport] = []
-    bar = tqdm(total=n_jets, initial=done, unit="jet", desc=f"generate {sample.name}", disable=not progress)
+    bar = tqdm(total=n_jets, initial=done, unit="jet", desc=f"generate {setup[0].name}", disable=not progress)
     try:
         if workers == 1 or len(todo) <= 1:
-            _init_worker(sample, detector, replicas)
+            _init_worker(*setup)
             for chunk in todo:
                 reports.append(_make_chunk(chunk))
                 bar.update(chunk.n_jets)
         else:
             context = get_context("spawn")  # Pythia and FastJet hold C++ state: never fork a process using them
-            setup = {"initializer": _init_worker, "initargs": (sample, detector, replicas)}
-            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, **setup) as pool:
+            with ProcessPoolExecutor(
+                min(workers, len(todo)), mp_context=context, initializer=_init_worker, initargs=setup
+            ) as pool:
                 for future in as_completed([pool.submit(_make_chunk, chunk) for chunk in todo]):
                     report = future.result()
                     reports.append(report)

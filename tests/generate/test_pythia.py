@@ -108,3 +108,34 @@ def test_a_rejected_pythia_setting_names_the_process(tmp_path):
     )
     with pytest.raises(RecipeError, match=r"process 'a'.*HardQCD:allx"):
         ProcessGenerator(load_sample(recipe), "a")
+
+
+def _hard_parton(events: ak.Array) -> np.ndarray:
+    """(px, py, pz) of each event's outgoing hard-process quark or gluon."""
+    prt = events.prt
+    parton = prt[(abs(prt.status) == 23) & ((abs(prt.id) <= 6) | (prt.id == 21))]
+    return np.stack([ak.to_numpy(ak.firsts(getattr(parton.p, c))) for c in ("px", "py", "pz")], axis=1)
+
+
+def test_a_second_shower_keeps_the_hard_parton_and_redoes_the_rest():
+    """Re-simulation: the same parton (flavour and momentum), a different shower and hadronisation."""
+    generator = ProcessGenerator(load_sample("qg"), "gluon", showers=2)
+    hard, again = np.array([11, 12, 13, 14]), np.array([101, 102, 103, 104])
+    first, second = generator._showered(hard, again, 0), generator._showered(hard, again, 1)
+    np.testing.assert_array_equal(_hard_parton(first), _hard_parton(second))
+    assert len(np.unique(_hard_parton(first)[:, 0])) == 4  # four different hard events
+    stable = [ak.to_numpy(ak.sum(e.prt.status > 0, axis=1)) for e in (first, second)]
+    assert (stable[0] != stable[1]).sum() >= 3, stable  # multiplicities of the final states differ
+    repeat = generator._showered(hard, again, 0)
+    np.testing.assert_array_equal(ak.to_numpy(ak.num(repeat.prt)), ak.to_numpy(ak.num(first.prt)))
+
+
+def test_showered_jets_come_in_events_with_their_number():
+    generator = ProcessGenerator(load_sample("qg"), "quark", showers=2)
+    jets = generator.jets(8, seed=3)
+    assert jets.jet.event.to_numpy().tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    # the first shower's jet passes the window; the second is the hardest jet of its own shower
+    assert ak.all((jets.jet.pt[0::2] > 500) & (jets.jet.pt[0::2] < 550))
+    assert ak.all(jets.jet.pt[1::2] > 250)
+    with pytest.raises(Exception, match="7 jets cannot be cut into events of 2 showers"):
+        generator.jets(7, seed=3)

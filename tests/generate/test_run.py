@@ -109,9 +109,25 @@ def test_resume_refuses_parts_of_another_run(tmp_path):
     assert "delete the folder" in result.output
 
 
+def test_showers_write_each_hard_event_twice_one_jet_after_the_other(showers_file, tmp_path):
+    jets = jetgraph.read(showers_file)
+    event = jets.jet.event.to_numpy()
+    assert len(jets) == 40 and (event[0::2] == event[1::2]).all()
+    assert sorted(event[0::2].tolist()) == list(range(20))  # numbered across the two chunks
+    assert (jets.label[0::2] == jets.label[1::2]).to_numpy().all() and 0 < ak.sum(jets.label) < 40
+    # showered again, not copied: every pair differs in its particles
+    assert all(not ak.array_equal(jets.part[i], jets.part[i + 1]) for i in range(0, 40, 2))
+    inspected = runner.invoke(app, ["inspect", str(showers_file)])
+    assert inspected.exit_code == 0, inspected.output
+    again = generate("qg", 40, tmp_path / "showers.h5", seed=5, chunk_size=20, showers=2, workers=2, progress=False)
+    assert ak.array_equal(jetgraph.read(again.path), jets)  # the same jets, whatever the workers
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
+        (["--showers", "0"], "--showers is 0; expected at least 1"),
+        (["--showers", "2", "--jets", "11"], "--jets is 11; expected a multiple of --showers 2 (whole events)"),
         (["--jets", "0"], "--jets is 0; expected at least 1"),
         (["--workers", "0"], "--workers is 0; expected at least 1"),
         (["--out", "jets.txt"], "jets.txt: cannot write this suffix; expected .root or .h5"),
