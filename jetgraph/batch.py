@@ -17,7 +17,9 @@ Jets, all of length ``num_jets``:
   reference frame of the features (axis and normalisation); augmentations leave it alone unless
   they say otherwise (a translation moves the particles *off* the axis on purpose);
 - ``label``: int64, ``-1`` where unknown;
-- ``truth_pt, truth_eta, truth_phi, truth_energy, truth_mass``: float32, when the jets have ``truth``.
+- ``truth_pt, truth_eta, truth_phi, truth_energy, truth_mass``: float32, when the jets have ``truth``;
+- ``jet_event``: int64, the hard event of each jet, when the jets have ``jet.event`` (re-simulated
+  showers: :func:`jetgraph.generate.generate` with ``showers``).
 
 Detector replicas (jets with ``cells``/``tracks``), flat over (jet, replica, item), in that order:
 
@@ -156,6 +158,8 @@ class JetBatch(Batch):
         torch.cumsum(counts, 0, out=ptr[1:])
         for name in JET_FIELDS:
             tensors[f"jet_{name}"] = _tensor(jets.jet[name], torch.float32)
+        if "event" in ak.fields(jets.jet):
+            tensors["jet_event"] = _tensor(jets.jet.event, torch.long)
         if "label" in fields:
             tensors["label"] = _tensor(jets.label, torch.long)
         else:

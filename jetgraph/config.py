@@ -27,7 +27,7 @@ import yaml
 from jetgraph.errors import JetGraphError, suggest
 from jetgraph.io.files import written_atomically
 
-VIEWS = ("two", "replicas", "detector")
+VIEWS = ("two", "replicas", "detector", "showers")
 SCHEDULES = ("cosine", "constant")
 
 
@@ -70,11 +70,13 @@ class ModelConfig:
 
 @dataclass
 class AugmentConfig:
-    """How a positive pair is made: two augmented views, or two detector replicas."""
+    """How a positive pair is made: two augmented views, two detector replicas, or two showers."""
 
     views: str = "two"
     """``two``: two augmentations of each jet; ``replicas``: two detector replicas of it (then
-    ``transforms``); ``detector``: two augmentations of replica 0 (one detector, no replica pairing)."""
+    ``transforms``); ``detector``: two augmentations of replica 0 (one detector, no replica pairing);
+    ``showers``: two showers of one hard parton, consecutive jets of a ``jetgraph generate --showers 2``
+    file (then ``transforms``; ``train.batch_size`` counts jets, so it makes half as many pairs)."""
     transforms: list[Any] = field(default_factory=list)
     """Particle transforms, a registry list (:func:`jetgraph.augment.build`), applied to each view."""
     image_transforms: list[Any] = field(default_factory=list)
@@ -229,7 +231,12 @@ def validate(config: PretrainConfig, source: str = "<config>") -> None:
         ("train.max_steps", train.max_steps is None or train.max_steps >= 0, "at least 0, or null"),
         ("train.steps_per_epoch", train.steps_per_epoch is None or train.steps_per_epoch >= 1, "at least 1, or null"),
         ("train.clip_grad", train.clip_grad is None or train.clip_grad > 0, "a positive norm, or null"),
-        ("augment.views", config.augment.views in VIEWS, "'two', 'replicas' or 'detector'"),
+        ("augment.views", config.augment.views in VIEWS, "'two', 'replicas', 'detector' or 'showers'"),
+        (
+            "train.batch_size",
+            config.augment.views != "showers" or train.batch_size % 2 == 0 and train.batch_size >= 4,
+            "an even number of at least 4 with augment.views=showers (jets, two per pair)",
+        ),
         (
             "model.probe_layer",
             0 <= config.model.probe_layer <= head_layers,

@@ -68,6 +68,9 @@ class JetDataset(IterableDataset):
             ``shuffle_buffer`` >= the number of jets shuffles the shard's whole share).
         seed: seeds the shuffles; with :meth:`set_epoch`, the same seed and epoch give the same batches.
         drop_last: drop each shard's last, smaller batch.
+        group: consecutive jets that stay together and in order through the shuffle and the cut into
+            batches (2 for the shower pairs of ``jetgraph generate --showers 2``); ``batch_size`` and
+            ``step_size`` must be multiples of it.
         rank, world_size: this process's place among DDP ranks; by default from torch.distributed
             when the dataset is made (so make it after ``init_process_group``).
 
@@ -86,6 +89,7 @@ class JetDataset(IterableDataset):
         shuffle_buffer: int = 0,
         seed: int = 0,
         drop_last: bool = False,
+        group: int = 1,
         rank: int | None = None,
         world_size: int | None = None,
     ) -> None:
@@ -98,6 +102,10 @@ class JetDataset(IterableDataset):
         self.recipe = recipe
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
+        self.group = _positive("group", group)
+        for name in ("batch_size", "step_size"):
+            if getattr(self, name) % self.group:
+                raise DataError(f"{name}={getattr(self, name)}: expected a multiple of group={self.group}")
         if (rank is None) != (world_size is None):
             raise DataError("give both rank and world_size, or neither (then torch.distributed decides)")
         if world_size is not None:
@@ -154,7 +162,13 @@ class JetDataset(IterableDataset):
         """
         if self.shuffle_buffer:
             buffer = JetBatch.cat(pending) if len(pending) > 1 else pending[0]
-            pending = [buffer.take(torch.from_numpy(rng.permutation(buffer.num_jets)))]
+            groups = rng.permutation(buffer.num_jets // self.group)
+            if buffer.num_jets % self.group:
+                raise DataError(
+                    f"{self.files}: a chunk of {buffer.num_jets} jets does not hold whole groups of {self.group}"
+                )
+            order = (groups[:, None] * self.group + np.arange(self.group)).ravel()
+            pending = [buffer.take(torch.from_numpy(order))]
         size = self.batch_size
         carry: list[JetBatch] = []  # the pieces of a batch that straddles chunks
         carried = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from jetgraph.augment import ReplicaViews, TwoViews, build
+from jetgraph.augment import ReplicaViews, ShowerViews, TwoViews, build
 from jetgraph.batch import JetBatch, detector_view
 from jetgraph.config import AugmentConfig, ConfigError
 from jetgraph.features import pixelise
@@ -43,7 +43,9 @@ class Inputs:
                 f"an image encoder (this one takes {input_kind} inputs)"
             )
         if config.views == "replicas":
-            self.views: ReplicaViews | TwoViews = ReplicaViews(particles if len(particles) else None)
+            self.views: ReplicaViews | ShowerViews | TwoViews = ReplicaViews(particles if len(particles) else None)
+        elif config.views == "showers":
+            self.views = ShowerViews(particles if len(particles) else None)
         else:
             self.views = TwoViews(particles)
 
@@ -57,8 +59,13 @@ class Inputs:
         """Every jet as the first detector replica saw it (cells and tracks as the particles)."""
         return detector_view(batch, torch.zeros(batch.num_jets, dtype=torch.long, device=batch.ptr.device))
 
+    @staticmethod
+    def group_of(config: AugmentConfig) -> int:
+        """Consecutive jets of a file that make one pair: 2 for showers, else 1 (:class:`~jetgraph.data.JetDataset`)."""
+        return 2 if config.views == "showers" else 1
+
     def pair(self, batch: JetBatch, generator: torch.Generator | None = None) -> tuple[EncoderInput, EncoderInput]:
-        """Two views of every jet (a positive pair), as encoder inputs."""
+        """Two views of every jet (a positive pair; of every pair of jets for showers), as encoder inputs."""
         if self.config.views == "detector":
             batch = self._replica_zero(batch)
         first, second = (self._encode(view) for view in self.views(batch, generator))

@@ -37,7 +37,7 @@ from jetgraph.config import ConfigError, PretrainConfig, load_config, save_confi
 from jetgraph.data import JetDataset
 from jetgraph.errors import JetGraphError, suggest
 from jetgraph.features import num_node_features
-from jetgraph.inputs import EncoderInput, Inputs
+from jetgraph.inputs import EncoderInput, Inputs, num_jets
 from jetgraph.io.files import expand_paths
 from jetgraph.losses import alignment, build_loss, pair_accuracy, uniformity
 from jetgraph.models import ENCODERS, ModelError, ProjectionHead, build_encoder
@@ -158,6 +158,7 @@ class Trainer:
             shuffle_buffer=config.data.shuffle_buffer,
             seed=train.seed,
             drop_last=True,
+            group=Inputs.group_of(config.augment),
         )
         self.loader = DataLoader(self.dataset, batch_size=None, num_workers=config.data.workers)
 
@@ -238,7 +239,8 @@ class Trainer:
         chunks = sum(math.ceil(n / data.step_size) for n in self.file_jets)
         if shards > 1 and chunks < 2 * shards:
             smaller = max(1, sum(self.file_jets) // (2 * shards))
-            if smaller < data.step_size:
+            smaller -= smaller % Inputs.group_of(self.config.augment)  # whole shower pairs
+            if 0 < smaller < data.step_size:
                 if self.is_main:
                     warnings.warn(
                         f"data.step_size={data.step_size} makes {chunks} chunk(s) of the training files for "
@@ -252,13 +254,17 @@ class Trainer:
         if not self.is_main:
             return []
         files = self.config.data.val or self.config.data.train
-        dataset = JetDataset(files, self.config.train.batch_size, recipe=self.config.data.recipe, rank=0, world_size=1)
+        group = Inputs.group_of(self.config.augment)
+        dataset = JetDataset(
+            files, self.config.train.batch_size, recipe=self.config.data.recipe, rank=0, world_size=1, group=group
+        )
         batches, seen = [], 0
         for batch in dataset:
             if seen >= self.config.data.val_jets:
                 break
-            batch = batch.take(slice(0, self.config.data.val_jets - seen))
-            if batch.num_jets >= 2:
+            wanted = self.config.data.val_jets - seen
+            batch = batch.take(slice(0, wanted - wanted % group))
+            if batch.num_jets >= 2 * group:
                 batches.append(batch)
             seen += batch.num_jets
         return batches
@@ -340,7 +346,7 @@ class Trainer:
 
     def _forward_loss(self, batch: JetBatch) -> torch.Tensor:
         first, second = self.inputs.pair(batch.to(self.device), self.generator)
-        n = batch.num_jets
+        n = num_jets(first)  # jets per view: half the batch's for showers
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16"):
             _, z = self.model(join(first, second))
         z = z.float()
@@ -378,7 +384,7 @@ class Trainer:
         total, jets, firsts, seconds = 0.0, 0, [], []
         for batch in self.val_batches:
             first, second = self.inputs.pair(batch.to(self.device), generator)
-            n = batch.num_jets
+            n = num_jets(first)
             h, z = self.module(join(first, second))
             total += float(self.eval_loss(z[:n].float(), z[n:].float())) * n
             jets += n

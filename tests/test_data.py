@@ -128,3 +128,21 @@ def test_bad_arguments_are_one_line_errors(files, arguments, message):
 def test_no_files_is_a_clear_error(tmp_path):
     with pytest.raises(jetgraph.errors.FileFormatError, match="no file matches this pattern"):
         JetDataset(str(tmp_path / "*.root"))
+
+
+def test_groups_stay_together_and_in_order_through_the_shuffle(showers_file):
+    """Shower pairs (``group=2``): shuffled as pairs, never split, first shower first."""
+    dataset = JetDataset(showers_file, batch_size=8, step_size=10, shuffle_buffer=40, seed=3, group=2)
+    batches = list(dataset)
+    event = np.concatenate([b.jet_event.numpy() for b in batches])
+    assert all(b.num_jets % 2 == 0 for b in batches) and len(event) == 40
+    assert (event[0::2] == event[1::2]).all() and sorted(event[0::2].tolist()) == list(range(20))
+    assert event[0::2].tolist() != sorted(event[0::2].tolist())  # shuffled
+    truth = jetgraph.read(showers_file)
+    first_of = {int(e): float(pt) for e, pt in zip(truth.jet.event[0::2], truth.jet.pt[0::2], strict=True)}
+    pts = np.concatenate([b.jet_pt.numpy() for b in batches])
+    assert all(first_of[int(e)] == pytest.approx(pt) for e, pt in zip(event[0::2], pts[0::2], strict=True))
+    with pytest.raises(DataError, match="batch_size=7: expected a multiple of group=2"):
+        JetDataset(showers_file, batch_size=7, group=2)
+    with pytest.raises(DataError, match="step_size=9: expected a multiple of group=2"):
+        JetDataset(showers_file, batch_size=8, step_size=9, group=2)

@@ -99,6 +99,23 @@ def test_pretraining_on_generated_qg_jets_lowers_the_loss_and_finds_the_positive
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "run").iterdir())
 
 
+def test_pretraining_on_shower_pairs_reads_them_as_pairs(showers_file, tmp_path):
+    """``augment.views=showers``: a batch of 8 jets is 4 pairs (the loss of 4 random pairs is log 7)."""
+    overrides = [*TINY, f"data.train={showers_file}", f"data.val={showers_file}", "data.val_jets=20",
+                 "data.step_size=20", "augment.views=showers", "augment.transforms=[rotate]", "train.batch_size=8",
+                 "train.max_steps=3", "train.log_every=1"]  # fmt: skip
+    result = pretrain(load_config(None, overrides), tmp_path / "run")
+    rows = _metrics(tmp_path / "run")
+    first_train = next(r for r in rows if r["split"] == "train")
+    assert result.steps == 3 and abs(float(first_train["loss"]) - np.log(7)) < 0.3, first_train
+    assert 0 < float(result.metrics["pair_accuracy"]) <= 1
+    with pytest.raises(jetgraph.JetGraphError, match="train.batch_size.*even number of at least 4"):
+        load_config(None, [*overrides, "train.batch_size=9"])
+    unpaired = jetgraph.write(jetgraph.read(showers_file)[1:21], tmp_path / "odd.h5")
+    with pytest.raises(jetgraph.JetGraphError, match="not in consecutive pairs of one event"):
+        pretrain(load_config(None, [*overrides, f"data.val={unpaired}"]), tmp_path / "run2")
+
+
 def _run_cli(args, env=None):
     return subprocess.Popen(
         [sys.executable, "-m", "jetgraph", "pretrain", *args],

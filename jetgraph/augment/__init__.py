@@ -16,7 +16,8 @@ input; image transforms act on (N, C, H, W) jet images. Every transform is calle
 - ``scale.py``: :class:`EnergyScale`, a per-jet energy scale.
 - ``images.py``: :class:`RandomFlip`, :class:`RandomResizedCrop`, :class:`Brightness`.
 - ``compose.py``: :class:`Compose`, transforms in order with one generator.
-- ``views.py``: :class:`TwoViews` (two augmented views) and :class:`ReplicaViews` (two detector replicas).
+- ``views.py``: :class:`TwoViews` (two augmented views), :class:`ReplicaViews` (two detector replicas)
+  and :class:`ShowerViews` (two showers of one hard parton).
 - ``registry.py``: :data:`TRANSFORMS` by name and :func:`build` from a YAML-style list.
 """
 
@@ -33,7 +34,7 @@ from jetgraph.augment.smear import Smear
 from jetgraph.augment.soft import SoftEmission
 from jetgraph.augment.split import CollinearSplit
 from jetgraph.augment.translate import RandomTranslate
-from jetgraph.augment.views import ReplicaViews, TwoViews
+from jetgraph.augment.views import ReplicaViews, ShowerViews, TwoViews
 
 __all__ = [
     "TRANSFORMS",
@@ -49,6 +50,7 @@ __all__ = [
     "RandomRotate",
     "RandomTranslate",
     "ReplicaViews",
+    "ShowerViews",
     "ScrambleAngles",
     "Smear",
     "SoftEmission",

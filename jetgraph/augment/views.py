@@ -1,4 +1,4 @@
-"""View makers: the positive pair of contrastive learning, from augmentations or detector replicas."""
+"""View makers: the positive pair of contrastive learning, from augmentations, detector replicas or showers."""
 
 from __future__ import annotations
 
@@ -80,6 +80,53 @@ class ReplicaViews:
         if self.transform is None:
             return views
         return self.transform(views[0], generator), self.transform(views[1], generator)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(transform={self.transform!r})"
+
+
+class ShowerViews:
+    """Two showers of the same hard parton as the positive pair (re-simulation; optionally augmented).
+
+    For batches of jets generated with ``showers=2`` (:func:`jetgraph.generate.generate`), in which
+    jets ``2k`` and ``2k + 1`` are the same hard event showered and hadronised twice (the data
+    loader keeps them together: :class:`~jetgraph.data.JetDataset` with ``group=2``). The first view
+    is the even jets, the second the odd ones, each followed by ``transform`` if given, so a batch
+    of ``2n`` jets gives ``n`` pairs. The pair shares the parton (flavour, direction, energy) and
+    nothing of the shower, so what the representation keeps is what the parton decides
+    (Harris et al., "Re-simulation-based self-supervised learning", arXiv:2403.07066).
+
+    Args:
+        transform: a particle transform applied to each view after it is made, or None.
+
+    Raises:
+        AugmentError: (when called) the jets are not in pairs of one event (no ``jet_event``, an odd
+            count, or two neighbours from different events).
+    """
+
+    def __init__(self, transform: Transform | Compose | None = None) -> None:
+        if transform is not None and (not isinstance(transform, Transform | Compose) or transform.kind != "particles"):
+            raise AugmentError(f"ShowerViews: transform={transform!r}; expected a particle Transform, Compose or None")
+        self.transform = transform
+
+    def __call__(self, batch: JetBatch, generator: torch.Generator | None = None) -> tuple[JetBatch, JetBatch]:
+        if not isinstance(batch, JetBatch) or "jet_event" not in batch:
+            raise AugmentError(
+                "ShowerViews needs jets showered twice per hard event (jet.event); these jets have none "
+                "(expected a file from `jetgraph generate --showers 2`)"
+            )
+        event = batch.jet_event
+        if batch.num_jets % 2 or not bool((event[0::2] == event[1::2]).all()):
+            raise AugmentError(
+                f"ShowerViews: the {batch.num_jets} jets are not in consecutive pairs of one event "
+                f"(jet.event starts {event[:6].tolist()}); expected an even batch read with group=2"
+            )
+        device = batch.ptr.device
+        first = batch.take(torch.arange(0, batch.num_jets, 2, device=device))
+        second = batch.take(torch.arange(1, batch.num_jets, 2, device=device))
+        if self.transform is None:
+            return first, second
+        return self.transform(first, generator), self.transform(second, generator)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(transform={self.transform!r})"

@@ -1,4 +1,4 @@
-"""TwoViews and ReplicaViews: positive pairs from augmentations or from detector replicas."""
+"""TwoViews, ReplicaViews and ShowerViews: positive pairs from augmentations, detector replicas or showers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from jetgraph.augment import AugmentError, EnergyScale, RandomFlip, ReplicaViews, Smear, TwoViews
+from jetgraph.augment import AugmentError, EnergyScale, RandomFlip, ReplicaViews, ShowerViews, Smear, TwoViews
 from jetgraph.batch import JetBatch, detector_view
 from jetgraph.generate.detector import load_detector, simulate
 from tests.augment.jets import counts
@@ -84,3 +84,30 @@ def test_replica_views_need_detector_level_jets(batch: JetBatch) -> None:
         ReplicaViews()(batch)
     with pytest.raises(AugmentError, match="expected a particle Transform"):
         ReplicaViews(RandomFlip())
+
+
+def test_shower_views_pair_the_two_showers_of_each_event(showers_file) -> None:
+    import jetgraph
+
+    batch = JetBatch.from_jets(jetgraph.read(showers_file)[:12])
+    first, second = ShowerViews()(batch)
+    assert first.num_jets == second.num_jets == 6
+    assert torch.equal(first.jet_event, second.jet_event) and torch.equal(first.jet_event, batch.jet_event[0::2])
+    assert torch.equal(first.jet_pt, batch.jet_pt[0::2]) and torch.equal(second.jet_pt, batch.jet_pt[1::2])
+    assert torch.equal(per_jet_energy(second), per_jet_energy(batch)[1::2])
+    scaled = ShowerViews(EnergyScale(width=0.1))(batch, torch.Generator().manual_seed(0))
+    assert not torch.equal(scaled[0].energy, first.energy) and torch.equal(scaled[0].eta, first.eta)
+
+
+def test_shower_views_refuse_jets_that_are_not_shower_pairs(batch: JetBatch, showers_file) -> None:
+    import jetgraph
+
+    with pytest.raises(AugmentError, match=r"ShowerViews needs jets showered twice .*--showers 2"):
+        ShowerViews()(batch)
+    paired = JetBatch.from_jets(jetgraph.read(showers_file)[:8])
+    with pytest.raises(AugmentError, match="not in consecutive pairs of one event"):
+        ShowerViews()(paired.take(torch.tensor([0, 2, 1, 3])))
+    with pytest.raises(AugmentError, match="not in consecutive pairs of one event"):
+        ShowerViews()(paired.take(slice(0, 5)))
+    with pytest.raises(AugmentError, match="expected a particle Transform"):
+        ShowerViews(RandomFlip())
