@@ -116,8 +116,8 @@ def make_samples(samples: dict[str, dict[str, Any]], workdir: Path, workers: int
         if not path.exists():
             command = [
                 str(Path(sys.executable).parent / "jetgraph"), "generate", spec["sample"], "--jets", str(spec["jets"]),
-                "--replicas", str(spec.get("replicas", 0)), "--seed", str(spec["seed"]), "--workers", str(workers),
-                "--out", str(path),
+                "--replicas", str(spec.get("replicas", 0)), "--showers", str(spec.get("showers", 1)),
+                "--seed", str(spec["seed"]), "--workers", str(workers), "--out", str(path),
             ]  # fmt: skip
             print("$", " ".join(command), flush=True)
             subprocess.run(command, check=True)
@@ -128,11 +128,15 @@ def make_samples(samples: dict[str, dict[str, Any]], workdir: Path, workers: int
 def run_config(
     run: dict[str, Any], samples: dict[str, Path], seed: int, steps: int | None, progress: bool
 ) -> PretrainConfig:
-    """The run's pretraining config on the benchmark's samples (held-out metrics on 1000 probe jets)."""
+    """The run's pretraining config on the benchmark's samples (held-out metrics on 1000 probe jets).
+
+    A run trains on ``samples[run["train_sample"]]`` (default ``pretrain``) and measures held-out
+    metrics on ``samples[run["val_sample"]]`` (default ``probe``); it is always probed on ``probe``.
+    """
     overrides = [
         *run["set"],
-        f"data.train={samples['pretrain']}",
-        f"data.val={samples['probe']}",
+        f"data.train={samples[run.get('train_sample', 'pretrain')]}",
+        f"data.val={samples[run.get('val_sample', 'probe')]}",
         "data.val_jets=1000",
         f"train.seed={seed}",
         "train.epochs=100000",  # the step budget decides
@@ -312,6 +316,9 @@ ROWS = [  # (row label, run, probe in its qg.json)
         "supervised",
         "supervised (all pretraining labels)",
     ),
+    ("SSL transformer on shower pairs (resim), linear probe", "resim", "linear"),
+    ("SSL transformer on shower pairs (resim), MLP probe", "resim", "mlp"),
+    ("SSL transformer on shower pairs (resim), fine-tuned", "resim", "fine-tuned"),
     ("observables, logistic", "transformer", "observables (logistic)"),
     ("observables, GBDT", "transformer", "observables (GBDT)"),
     ("SSL edgeconv (graph), linear probe", "edgeconv", "linear"),
@@ -336,6 +343,13 @@ DIFFERENCES = [  # (what, (run, probe), (run, probe), fraction): paired per seed
     ("graph (transformer) − image (resnet), linear", ("transformer", "linear"), ("resnet", "linear"), "1.0"),
     ("graph (edgeconv) − image (resnet), linear", ("edgeconv", "linear"), ("resnet", "linear"), "1.0"),
 ]  # fmt: skip
+RESIM = "resim: "
+"""The q/g claims again for the run pretrained on shower pairs (its own probe's observables and scratch
+references: the same test jets and labels as the transformer's, so the same numbers)."""
+DIFFERENCES += [
+    (RESIM + what, ("resim", a[1]), ("resim", b[1]) if b[0] == "transformer" else b, fraction)
+    for what, a, b, fraction in DIFFERENCES[:7]
+]
 
 
 def _value(records: dict[tuple[str, int], dict], run: str, probe_name: str, seed: int, fraction: str, metric: str):
@@ -428,6 +442,7 @@ def targets(records: dict[tuple[str, int], dict], seeds: list[int]) -> list[str]
         ("detector level: replica pairing beats augmentations of one replica (q/g, linear AUC)",
          "replica pairing − augmentations of one replica (linear)", 0.0, False),
     ]  # fmt: skip
+    checks += [(f"[resim] {text}", RESIM + what, bar, rejection) for text, what, bar, rejection in checks[:5]]
     lines = []
     for text, what, bar, with_rejection in checks:
         if not auc[what]:
@@ -614,7 +629,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes generating the samples")
     parser.add_argument("--threads", type=int, help="torch threads per run [torch's default: the cores]")
     parser.add_argument("--reprobe", action="store_true", help="probe finished runs again (after a probe change)")
-    parser.add_argument("--quick", action="store_true", help="600 + 400 jets, 0.2-minute budget: a smoke check")
+    parser.add_argument(
+        "--quick", action="store_true", help="600 jets per sample (400 probe), 0.2-minute budget: a smoke check"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -624,10 +641,6 @@ def main() -> None:
         workdir = ROOT / workdir
     budget = args.budget_minutes if args.budget_minutes is not None else config["budget_minutes"]
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(config["seeds"])
-    samples = config["samples"]
-    if args.quick:
-        samples = {k: {**v, "jets": j} for (k, v), j in zip(samples.items(), (600, 400), strict=True)}
-        budget, workdir = 0.2, workdir.with_name(workdir.name + "_quick")
     all_runs = resolve_runs(config)
     tuning, reproduce = config.get("tuning", {}), config.get("reproduce", {})
     group = tuning if args.tuning else reproduce if args.reproduce else config["runs"]
@@ -635,6 +648,11 @@ def main() -> None:
     unknown = [n for n in chosen if n not in all_runs]
     if unknown:
         raise SystemExit(f"--only {unknown}: unknown runs; the config has {list(all_runs)}")
+    needed = {"pretrain", "probe"} | {all_runs[n].get(k) for n in chosen for k in ("train_sample", "val_sample")}
+    samples = {name: spec for name, spec in config["samples"].items() if name in needed}
+    if args.quick:  # 400 probe jets, at most 600 of every other sample
+        samples = {k: {**v, "jets": 400 if k == "probe" else min(600, v["jets"])} for k, v in samples.items()}
+        budget, workdir = 0.2, workdir.with_name(workdir.name + "_quick")
     settings = {
         "budget_minutes": budget,
         "label_fractions": config["probe"]["label_fractions"],

@@ -28,7 +28,7 @@ def _quality():
 QUALITY = _quality()
 CONFIG = yaml.safe_load((BENCHMARKS / "quality.yaml").read_text())
 RUNS = QUALITY.resolve_runs(CONFIG)
-SAMPLES = {"pretrain": Path("pretrain.root"), "probe": Path("probe.root")}
+SAMPLES = {name: Path(f"{name}.root") for name in CONFIG["samples"]}
 
 
 def _build(run: dict):
@@ -46,7 +46,13 @@ def test_every_quality_run_resolves_to_a_config_that_builds(name):
     """A typo in a run's overrides fails here, in CI, not when the benchmark reaches that run."""
     config = _build(RUNS[name])
     assert config.train.max_steps == 7 and config.train.seed == 3
-    assert config.data.train == [str(SAMPLES["pretrain"])]
+    assert config.data.train == [str(SAMPLES[RUNS[name].get("train_sample", "pretrain")])]
+
+
+def test_every_sample_a_quality_run_trains_on_is_in_the_config():
+    used = {run.get(key) for run in RUNS.values() for key in ("train_sample", "val_sample")} - {None}
+    assert used <= set(CONFIG["samples"])
+    assert CONFIG["samples"]["showers"]["showers"] == 2 and RUNS["resim"]["train_sample"] == "showers"
 
 
 def test_a_misspelt_override_in_a_quality_run_fails_to_build():
