@@ -9,6 +9,7 @@ input; image transforms act on (N, C, H, W) jet images. Every transform is calle
 - ``rotate.py``: :class:`RandomRotate`, a turn about the jet axis in (deta, dphi); :class:`ScrambleAngles`,
   a turn of each particle by its own angle.
 - ``translate.py``: :class:`RandomTranslate`, the jet shifted off its axis.
+- ``boost.py``: :class:`RandomBoost`, the whole jet moved in eta (a boost along the beam).
 - ``smear.py``: :class:`Smear`, soft (pT-dependent) smearing of directions.
 - ``split.py``: :class:`CollinearSplit`, particles split into collinear pairs.
 - ``soft.py``: :class:`SoftEmission`, soft massless particles added.
@@ -24,6 +25,7 @@ input; image transforms act on (N, C, H, W) jet images. Every transform is calle
 from __future__ import annotations
 
 from jetgraph.augment.base import AugmentError, ImageTransform, Transform, energy, mass, relative, wrap_phi
+from jetgraph.augment.boost import RandomBoost
 from jetgraph.augment.compose import Compose
 from jetgraph.augment.drop import DropParticles
 from jetgraph.augment.images import Brightness, RandomFlip, RandomResizedCrop
@@ -45,6 +47,7 @@ __all__ = [
     "DropParticles",
     "EnergyScale",
     "ImageTransform",
+    "RandomBoost",
     "RandomFlip",
     "RandomResizedCrop",
     "RandomRotate",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jetgraph.augment.base import AugmentError, ImageTransform, Transform
+from jetgraph.augment.boost import RandomBoost
 from jetgraph.augment.compose import Compose
 from jetgraph.augment.drop import DropParticles
 from jetgraph.augment.images import Brightness, RandomFlip, RandomResizedCrop
@@ -27,6 +28,7 @@ TRANSFORMS: dict[str, type[Transform] | type[ImageTransform]] = {
     "soft_emission": SoftEmission,
     "drop_particles": DropParticles,
     "energy_scale": EnergyScale,
+    "boost": RandomBoost,
     "flip": RandomFlip,
     "resized_crop": RandomResizedCrop,
     "brightness": Brightness,

@@ -34,7 +34,7 @@ def test_build_from_a_yaml_style_list() -> None:
 def test_every_name_builds_with_defaults() -> None:
     assert set(TRANSFORMS) == {
         "rotate", "scramble_angles", "translate", "smear", "collinear_split", "soft_emission", "drop_particles",
-        "energy_scale", "flip", "resized_crop", "brightness",
+        "energy_scale", "boost", "flip", "resized_crop", "brightness",
     }  # fmt: skip
     for name, cls in TRANSFORMS.items():
         (transform,) = build([name]).transforms
