@@ -319,6 +319,9 @@ ROWS = [  # (row label, run, probe in its qg.json)
     ("SSL transformer on shower pairs (resim), linear probe", "resim", "linear"),
     ("SSL transformer on shower pairs (resim), MLP probe", "resim", "mlp"),
     ("SSL transformer on shower pairs (resim), fine-tuned", "resim", "fine-tuned"),
+    ("shower pairs, views boosted in η (resim_boost), linear probe", "resim_boost", "linear"),
+    ("shower pairs, views boosted in η (resim_boost), MLP probe", "resim_boost", "mlp"),
+    ("shower pairs, views boosted in η (resim_boost), fine-tuned", "resim_boost", "fine-tuned"),
     ("observables, logistic", "transformer", "observables (logistic)"),
     ("observables, GBDT", "transformer", "observables (GBDT)"),
     ("SSL edgeconv (graph), linear probe", "edgeconv", "linear"),
@@ -343,11 +346,12 @@ DIFFERENCES = [  # (what, (run, probe), (run, probe), fraction): paired per seed
     ("graph (transformer) − image (resnet), linear", ("transformer", "linear"), ("resnet", "linear"), "1.0"),
     ("graph (edgeconv) − image (resnet), linear", ("edgeconv", "linear"), ("resnet", "linear"), "1.0"),
 ]  # fmt: skip
-RESIM = "resim: "
-"""The q/g claims again for the run pretrained on shower pairs (its own probe's observables and scratch
-references: the same test jets and labels as the transformer's, so the same numbers)."""
+SHOWER_RUNS = ("resim", "resim_boost")
+"""Runs pretrained on shower pairs: the q/g claims are checked again for each, on its own rows (its
+probe's observables and scratch references: the same test jets and labels as the transformer's)."""
 DIFFERENCES += [
-    (RESIM + what, ("resim", a[1]), ("resim", b[1]) if b[0] == "transformer" else b, fraction)
+    (f"{run}: {what}", (run, a[1]), (run, b[1]) if b[0] == "transformer" else b, fraction)
+    for run in SHOWER_RUNS
     for what, a, b, fraction in DIFFERENCES[:7]
 ]
 
@@ -442,7 +446,11 @@ def targets(records: dict[tuple[str, int], dict], seeds: list[int]) -> list[str]
         ("detector level: replica pairing beats augmentations of one replica (q/g, linear AUC)",
          "replica pairing − augmentations of one replica (linear)", 0.0, False),
     ]  # fmt: skip
-    checks += [(f"[resim] {text}", RESIM + what, bar, rejection) for text, what, bar, rejection in checks[:5]]
+    checks += [
+        (f"[{run}] {text}", f"{run}: {what}", bar, rejection)
+        for run in SHOWER_RUNS
+        for text, what, bar, rejection in checks[:5]
+    ]
     lines = []
     for text, what, bar, with_rejection in checks:
         if not auc[what]:
