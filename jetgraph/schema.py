@@ -4,7 +4,8 @@ Fields of a jet record:
 
 - ``part``: list of particles with ``px, py, pz, energy`` and, where known, ``pid, charge, d0, dz``.
 - ``jet``: ``pt, eta, phi, energy, mass, nparticles``; whatever the file does not give is computed
-  from the constituents. Extra jet observables from the file (``sdmass``, ``tau1``...) are kept.
+  from the constituents. Extra jet observables from the file (``sdmass``, ``tau1``...) are kept;
+  ``event`` (int32) numbers the hard event of re-simulated showers (``jetgraph generate --showers``).
 - ``truth``: particle-level jet quantities (``pt, eta, phi, energy, mass``) for regression targets.
 - ``label``: integer class; the class names travel in ``array.attrs["label_names"]``.
 - ``cells`` (``eta, phi, energy, layer``) and ``tracks`` (``pt, eta, phi, charge``) for
