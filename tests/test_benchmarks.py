@@ -112,3 +112,29 @@ def test_finetune_scores_every_protocol_on_the_validation_jets(qg_file, tmp_path
     assert all(0.0 <= results[name][0.5] <= 1.0 for name in finetune.PROTOCOLS)
     # 200 jets: 120 train (60 at half the labels), 40 validation; the multiplicity alone gives ~0.8
     assert results["scratch"][0.5] > 0.6
+
+
+def _record(**aucs: dict[str, float]) -> dict:
+    """A quality record whose q/g probes have these AUCs (per label fraction) and a fixed rejection."""
+
+    def entry(value: float) -> dict:
+        return {"auc": {"value": value}, "rejection_at_0.5": {"value": 20.0}}
+
+    return {
+        "qg": {
+            probe.replace("_", " "): {f: entry(v) for f, v in fractions.items()} for probe, fractions in aucs.items()
+        }
+    }
+
+
+def test_a_few_label_target_is_met_by_the_mlp_probe_or_by_fine_tuning_and_says_which():
+    records = {}
+    for seed, shift in enumerate((0.010, 0.012, 0.011)):
+        records[("transformer", seed)] = _record(
+            mlp={"0.1": 0.85 + shift, "0.01": 0.80},
+            **{"fine-tuned": {"0.1": 0.85 - shift, "0.01": 0.80}, "supervised_(scratch)": {"0.1": 0.85, "0.01": 0.80}},
+        )
+    lines = {line.split(" (")[0]: line for line in QUALITY.targets(records, [0, 1, 2])}
+    assert lines["TARGET 10% of labels: pretrained"].endswith("(3 seeds) -> MET by SSL MLP")
+    assert lines["TARGET 1% of labels: pretrained"].endswith("(3 seeds) -> NOT MET")  # a tie is not a win
+    assert lines["TARGET SSL linear probe beats the best observable baseline"].endswith(": not run")
