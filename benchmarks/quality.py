@@ -620,12 +620,24 @@ def tuning_table(records: dict[tuple[str, int], dict], tuning: dict[str, dict[st
     return "\n".join(lines)
 
 
+FIGURE_ROWS = [
+    ("transformer", "linear"),
+    ("random", "linear"),
+    ("transformer", "supervised (scratch)"),
+    ("transformer", "observables (logistic)"),
+    ("resim_boost", "linear"),
+    ("resim_boost", "mlp"),
+]
+"""(run, probe) of the rows drawn in the label-fraction figure."""
+
+
 def figure(records: dict[tuple[str, int], dict], seeds: list[int], fractions: list[float], path: Path) -> None:
     """AUC against label fraction, mean and standard deviation over seeds, for the label-efficiency rows."""
     scan: dict[str, dict[float, dict[str, float]]] = {}
-    dropped = ("transformer at random init, MLP probe", "transformer supervised on all pretraining labels, same budget")
-    shown = [row for row in ROWS[:8] if row[0] not in dropped]  # the style has 6 colours; both are in the table
-    for label, run, probe_name in shown:  # the transformer rows and the observables (logistic)
+    shown = [
+        row for row in ROWS if (row[1], row[2]) in FIGURE_ROWS
+    ]  # the style has 6 colours; the rest are in the table
+    for label, run, probe_name in shown:
         for f in fractions:
             values = [
                 _metric(records[(run, s)], probe_name, str(float(f)), "auc") for s in seeds if (run, s) in records
