@@ -251,8 +251,9 @@ def _two_steps(config: Path, data: Path, batch_size: int, run_dir: Path) -> None
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS.glob("*.yaml")))
-def test_every_shipped_config_trains(name, jetclass, detector_file, tmp_path):
-    _two_steps(CONFIGS / f"{name}.yaml", detector_file if "replicas" in name else jetclass, 16, tmp_path / name)
+def test_every_shipped_config_trains(name, jetclass, detector_file, showers_file, tmp_path):
+    data = detector_file if "replicas" in name else showers_file if "showers" in name else jetclass
+    _two_steps(CONFIGS / f"{name}.yaml", data, 16, tmp_path / name)
     encoder, config, _ = runs.load_encoder(tmp_path / name)
     assert config.model.encoder in name
 
