@@ -162,11 +162,11 @@ class JetDataset(IterableDataset):
         """
         if self.shuffle_buffer:
             buffer = JetBatch.cat(pending) if len(pending) > 1 else pending[0]
-            groups = rng.permutation(buffer.num_jets // self.group)
             if buffer.num_jets % self.group:
                 raise DataError(
                     f"{self.files}: a chunk of {buffer.num_jets} jets does not hold whole groups of {self.group}"
                 )
+            groups = rng.permutation(buffer.num_jets // self.group)
             order = (groups[:, None] * self.group + np.arange(self.group)).ravel()
             pending = [buffer.take(torch.from_numpy(order))]
         size = self.batch_size
