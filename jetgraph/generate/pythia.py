@@ -140,15 +140,14 @@ class ProcessGenerator:
                     later["event"] = passed[later["event"]]
                 selected.append(later)
                 events += len(passed)
-            if any(s is None for s in selected):
-                continue
-            common = selected[0]["event"]
-            for s in selected[1:]:
-                common = np.intersect1d(common, s["event"])
-            for shower, s in enumerate(selected):
-                pieces[shower].append(_take(s, np.isin(s["event"], common)))
-            found += len(common)
-            if events > 200 * FIRST_BATCH and not found:
+            if all(s is not None for s in selected):
+                common = selected[0]["event"]
+                for s in selected[1:]:
+                    common = np.intersect1d(common, s["event"])
+                for shower, s in enumerate(selected):
+                    pieces[shower].append(_take(s, np.isin(s["event"], common)))
+                found += len(common)
+            if events > 200 * FIRST_BATCH and not found:  # reached even when no batch gave a jet
                 raise JetGraphError(
                     f"sample '{self.sample.name}', process {self.process!r}: no event gave a jet passing the "
                     f"cuts in all {showers} showers in {events} events"
