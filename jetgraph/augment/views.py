@@ -33,7 +33,26 @@ class TwoViews(Generic[Data]):
         return f"{type(self).__name__}(transform={self.transform!r})"
 
 
-class ReplicaViews:
+class _ThenTransform:
+    """A view maker that applies an optional particle transform to each view it makes."""
+
+    def __init__(self, transform: Transform | Compose | None = None) -> None:
+        if transform is not None and (not isinstance(transform, Transform | Compose) or transform.kind != "particles"):
+            raise AugmentError(
+                f"{type(self).__name__}: transform={transform!r}; expected a particle Transform, Compose or None"
+            )
+        self.transform = transform
+
+    def _then(self, views: tuple[JetBatch, JetBatch], generator: torch.Generator | None) -> tuple[JetBatch, JetBatch]:
+        if self.transform is None:
+            return views
+        return self.transform(views[0], generator), self.transform(views[1], generator)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(transform={self.transform!r})"
+
+
+class ReplicaViews(_ThenTransform):
     """Two different detector replicas of each jet as the positive pair (optionally augmented).
 
     For detector-level batches (``cells_*`` tensors and ``replicas``): each jet gets an ordered pair
@@ -49,11 +68,6 @@ class ReplicaViews:
     Raises:
         AugmentError: (when called) the batch has particles only; use :class:`TwoViews` for those.
     """
-
-    def __init__(self, transform: Transform | Compose | None = None) -> None:
-        if transform is not None and (not isinstance(transform, Transform | Compose) or transform.kind != "particles"):
-            raise AugmentError(f"ReplicaViews: transform={transform!r}; expected a particle Transform, Compose or None")
-        self.transform = transform
 
     def replicas(self, batch: JetBatch, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The replica of each jet for the first and the second view.
@@ -76,16 +90,10 @@ class ReplicaViews:
                 "(expected jets simulated with replicas, or use TwoViews(transform) for particle-level jets)"
             )
         first, second = self.replicas(batch, generator)
-        views = detector_view(batch, first), detector_view(batch, second)
-        if self.transform is None:
-            return views
-        return self.transform(views[0], generator), self.transform(views[1], generator)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(transform={self.transform!r})"
+        return self._then((detector_view(batch, first), detector_view(batch, second)), generator)
 
 
-class ShowerViews:
+class ShowerViews(_ThenTransform):
     """Two showers of the same hard parton as the positive pair (re-simulation; optionally augmented).
 
     For batches of jets generated with ``showers=2`` (:func:`jetgraph.generate.generate`), in which
@@ -104,11 +112,6 @@ class ShowerViews:
             count, or two neighbours from different events).
     """
 
-    def __init__(self, transform: Transform | Compose | None = None) -> None:
-        if transform is not None and (not isinstance(transform, Transform | Compose) or transform.kind != "particles"):
-            raise AugmentError(f"ShowerViews: transform={transform!r}; expected a particle Transform, Compose or None")
-        self.transform = transform
-
     def __call__(self, batch: JetBatch, generator: torch.Generator | None = None) -> tuple[JetBatch, JetBatch]:
         if not isinstance(batch, JetBatch) or "jet_event" not in batch:
             raise AugmentError(
@@ -124,9 +127,4 @@ class ShowerViews:
         device = batch.ptr.device
         first = batch.take(torch.arange(0, batch.num_jets, 2, device=device))
         second = batch.take(torch.arange(1, batch.num_jets, 2, device=device))
-        if self.transform is None:
-            return first, second
-        return self.transform(first, generator), self.transform(second, generator)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(transform={self.transform!r})"
+        return self._then((first, second), generator)
