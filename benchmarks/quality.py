@@ -10,7 +10,8 @@ For each run of the config (``benchmarks/quality.yaml``) and each seed:
    control, ``supervised: true`` trains the same encoder on every label of the pretraining sample
    for the same budget instead;
 3. pretraining (resumed when a previous invocation was killed), then ``jetgraph probe`` on the probe
-   sample with the seed as the split seed, so that every row of one seed shares its test jets.
+   sample with the seed as the split seed, so that every row of one seed shares its test jets; a
+   record probed on another probe sample is probed again (and left out of the tables until it is).
 
 The results go to ``WORKDIR/results.json`` (every number), ``WORKDIR/results.md`` (mean ± standard
 deviation over seeds, and the differences that the targets of issue 7 ask about, paired per seed) and
@@ -222,15 +223,23 @@ def one_run(
     """Pretrain (or not), probe and return the record of one run and seed; a finished record is reused.
 
     With ``settings["reprobe"]`` a finished pretraining run is probed again (its training record kept).
+    A record probed on another probe sample (the config's changed) is stale: a pretraining run is
+    probed again, the supervised reference (which keeps no model) is trained again.
     """
     run_dir = workdir / "runs" / name / f"seed{seed}"
     record_path = run_dir / "quality.json"
     old = json.loads(record_path.read_text()) if record_path.exists() else None
-    if old is not None and (not settings["reprobe"] or run.get("supervised")):
+    stale = old is not None and old.get("probe_sample") != samples["probe"].name
+    if old is not None and not stale and (not settings["reprobe"] or run.get("supervised")):
         return old
+    if stale:
+        again = "trained" if run.get("supervised") else "probed"
+        print(f"{name}, seed {seed}: probed on {old.get('probe_sample', 'an earlier probe sample')}, "
+              f"not {samples['probe'].name}: {again} again", flush=True)  # fmt: skip
     budget_s = settings["budget_minutes"] * 60
     print(f"\n== {name}, seed {seed} ==", flush=True)
-    record: dict[str, Any] = {"run": name, "seed": seed, "budget_minutes": settings["budget_minutes"]}
+    record: dict[str, Any] = {"run": name, "seed": seed, "budget_minutes": settings["budget_minutes"],
+                              "probe_sample": samples["probe"].name}  # fmt: skip
     if run.get("supervised"):
         random_dir = workdir / "runs" / "random" / f"seed{seed}"
         if runs.latest_checkpoint(random_dir) is None:
@@ -702,6 +711,10 @@ def main() -> None:
     records = {}
     for path in sorted(workdir.glob("runs/*/seed*/quality.json")):
         record = json.loads(path.read_text())
+        if record.get("probe_sample") != paths["probe"].name:  # other test jets: not comparable
+            print(f"{path.parent}: left out, probed on {record.get('probe_sample', 'an earlier probe sample')}, "
+                  f"not {paths['probe'].name} (running it again probes it again)")  # fmt: skip
+            continue
         plan = path.with_name("plan.json")
         if "step_s" not in record and plan.exists():  # records from before step_s was kept
             record["step_s"] = json.loads(plan.read_text())["step_s"]

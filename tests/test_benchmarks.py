@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,25 @@ def test_a_few_label_target_is_met_by_the_mlp_probe_or_by_fine_tuning_and_says_w
     assert lines["TARGET 10% of labels: pretrained"].endswith("(3 seeds) -> MET by SSL MLP")
     assert lines["TARGET 1% of labels: pretrained"].endswith("(3 seeds) -> NOT MET")  # a tie is not a win
     assert lines["TARGET SSL linear probe beats the best observable baseline"].endswith(": not run")
+
+
+def test_a_record_probed_on_another_probe_sample_is_probed_again_without_pretraining_again(qg_file, tmp_path):
+    run = {
+        "config": "configs/pretrain/qg_transformer.yaml", "steps": 2, "tasks": ["qg"], "references": [],
+        "set": ["model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
+                "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32"],
+    }  # fmt: skip
+    settings = {"budget_minutes": 0.1, "label_fractions": [1.0], "bootstraps": 5, "progress": False, "reprobe": False}
+    first = QUALITY.one_run("tiny", run, 0, {"pretrain": qg_file, "probe": qg_file}, settings, tmp_path)
+    assert first["probe_sample"] == qg_file.name and first["qg"]["linear"]["1.0"]["auc"]["value"] > 0.5
+    checkpoint = tmp_path / "runs" / "tiny" / "seed0" / "checkpoints" / "step-00000002.pt"
+    trained = checkpoint.stat().st_mtime_ns
+    assert QUALITY.one_run("tiny", run, 0, {"pretrain": qg_file, "probe": qg_file}, settings, tmp_path) == first
+
+    other = tmp_path / "other_probe.root"
+    other.write_bytes(qg_file.read_bytes())
+    second = QUALITY.one_run("tiny", run, 0, {"pretrain": qg_file, "probe": other}, settings, tmp_path)
+    assert second["probe_sample"] == "other_probe.root" and second["steps"] == 2
+    assert checkpoint.stat().st_mtime_ns == trained  # probed again, not trained again
+    probed = json.loads((tmp_path / "runs" / "tiny" / "seed0" / "probe" / "qg.json").read_text())
+    assert probed["files"] == [str(other)]
