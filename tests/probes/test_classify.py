@@ -16,6 +16,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import Normalizer, StandardScaler
 
 from jetgraph.errors import JetGraphError
+from jetgraph.probes import classify
 from jetgraph.probes.classify import (
     ALPHA_GRID,
     C_GRID,
@@ -137,6 +138,27 @@ def test_fit_linear_is_the_linear_probe_on_raw_inputs():
     weight, bias = fit_linear(x_train, y_train, seed=3)
     score = fit_score("linear", x_train, y_train, x_test, seed=3)
     np.testing.assert_allclose(1 / (1 + np.exp(-(x_test @ weight + bias))), score, rtol=1e-6, atol=1e-9)
+
+
+def test_the_penalty_is_chosen_on_a_stratified_subset_and_the_probe_refitted_on_every_jet(monkeypatch):
+    monkeypatch.setattr(classify, "CV_MAX_JETS", 200)
+    searched, chosen = [], []
+    search = GridSearchCV.fit
+
+    def spy(self, x, y):
+        searched.append(np.bincount(y))
+        fitted = search(self, x, y)
+        chosen.append(fitted.best_params_["model__C"])
+        return fitted
+
+    monkeypatch.setattr(GridSearchCV, "fit", spy)
+    x, y = _gaussians(1300, 1.0, np.random.default_rng(4))
+    y[:300] = 1  # unbalanced: 800 of class 1 in the 1000 training jets
+    score = fit_score("linear", x[:1000], y[:1000], x[1000:], seed=2)
+    share = np.bincount(y[:1000]) / 1000
+    np.testing.assert_allclose(searched[0], 200 * share, atol=1)  # 200 jets, the class ratio kept
+    np.testing.assert_array_equal(score, fit_score("linear", x[:1000], y[:1000], x[1000:], seed=2, C=chosen[0]))
+    assert len(searched) == 1  # the fixed-C probe searches nothing
 
 
 def test_a_cross_validated_penalty_needs_two_jets_of_each_class():
