@@ -246,7 +246,8 @@ def _fitted(kind: str, x_train: np.ndarray, y_train: np.ndarray, seed: int, **pa
         search = np.arange(len(y_train))
         if len(y_train) > CV_MAX_JETS:
             search = label_fraction_indices(y_train, CV_MAX_JETS / len(y_train), seed)
-        folds = StratifiedKFold(min(CV_FOLDS, int(counts.min())), shuffle=True, random_state=seed)
+        fewest = np.unique(y_train[search], return_counts=True)[1].min()  # of the jets searched, not all
+        folds = StratifiedKFold(min(CV_FOLDS, int(fewest)), shuffle=True, random_state=seed)
         model.set_params(cv=folds, refit=False).fit(x_train[search], y_train[search])
         pipeline.set_params(**model.best_params_)
     return pipeline.fit(x_train, y_train)

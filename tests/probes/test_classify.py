@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -159,6 +160,21 @@ def test_the_penalty_is_chosen_on_a_stratified_subset_and_the_probe_refitted_on_
     np.testing.assert_allclose(searched[0], 200 * share, atol=1)  # 200 jets, the class ratio kept
     np.testing.assert_array_equal(score, fit_score("linear", x[:1000], y[:1000], x[1000:], seed=2, C=chosen[0]))
     assert len(searched) == 1  # the fixed-C probe searches nothing
+
+
+def test_the_folds_fit_the_searched_subset_of_a_rare_class(monkeypatch):
+    monkeypatch.setattr(classify, "CV_MAX_JETS", 200)
+    x, y = _gaussians(1000, 1.0, np.random.default_rng(5))
+    y[:] = 0
+    y[:8] = 1  # 8 of class 1 in all, 2 of them in the 200 searched
+    folds = []
+    search = GridSearchCV.fit
+    monkeypatch.setattr(GridSearchCV, "fit", lambda self, x, y: folds.append(self.cv.n_splits) or search(self, x, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # sklearn: "the least populated class ... n_splits"
+        score = fit_score("linear", x, y, x[:10], seed=1)
+    assert folds == [2]  # 2 folds, each validated on one jet of class 1: not 5, three of them without one
+    assert score.shape == (10,) and np.isfinite(score).all()
 
 
 def test_a_cross_validated_penalty_needs_two_jets_of_each_class():
