@@ -313,6 +313,15 @@ def _metric(record: dict[str, Any], probe_name: str, fraction: str, metric: str)
     return None if entry is None else float(entry[metric]["value"])
 
 
+SHOWER_RUNS = {
+    "resim": "SSL transformer on shower pairs (resim)",
+    "resim_boost": "shower pairs, views boosted in η (resim_boost)",
+    "resim_boost_unsmeared": "shower pairs boosted in η, pT unsmeared (resim_boost_unsmeared)",
+}
+"""Runs pretrained on shower pairs, with their table names: the q/g claims are checked again for each,
+on its own rows (its probe's observables and scratch references: the same test jets and labels as
+the transformer's)."""
+
 ROWS = [  # (row label, run, probe in its qg.json)
     ("SSL transformer, linear probe", "transformer", "linear"),
     ("SSL transformer, MLP probe", "transformer", "mlp"),
@@ -325,12 +334,11 @@ ROWS = [  # (row label, run, probe in its qg.json)
         "supervised",
         "supervised (all pretraining labels)",
     ),
-    ("SSL transformer on shower pairs (resim), linear probe", "resim", "linear"),
-    ("SSL transformer on shower pairs (resim), MLP probe", "resim", "mlp"),
-    ("SSL transformer on shower pairs (resim), fine-tuned", "resim", "fine-tuned"),
-    ("shower pairs, views boosted in η (resim_boost), linear probe", "resim_boost", "linear"),
-    ("shower pairs, views boosted in η (resim_boost), MLP probe", "resim_boost", "mlp"),
-    ("shower pairs, views boosted in η (resim_boost), fine-tuned", "resim_boost", "fine-tuned"),
+    *(
+        (f"{name}, {probe_label}", run, probe_name)
+        for run, name in SHOWER_RUNS.items()
+        for probe_label, probe_name in (("linear probe", "linear"), ("MLP probe", "mlp"), ("fine-tuned", "fine-tuned"))
+    ),
     ("observables, logistic", "transformer", "observables (logistic)"),
     ("observables, GBDT", "transformer", "observables (GBDT)"),
     ("SSL edgeconv (graph), linear probe", "edgeconv", "linear"),
@@ -355,9 +363,6 @@ DIFFERENCES = [  # (what, (run, probe), (run, probe), fraction): paired per seed
     ("graph (transformer) − image (resnet), linear", ("transformer", "linear"), ("resnet", "linear"), "1.0"),
     ("graph (edgeconv) − image (resnet), linear", ("edgeconv", "linear"), ("resnet", "linear"), "1.0"),
 ]  # fmt: skip
-SHOWER_RUNS = ("resim", "resim_boost")
-"""Runs pretrained on shower pairs: the q/g claims are checked again for each, on its own rows (its
-probe's observables and scratch references: the same test jets and labels as the transformer's)."""
 DIFFERENCES += [
     (f"{run}: {what}", (run, a[1]), (run, b[1]) if b[0] == "transformer" else b, fraction)
     for run in SHOWER_RUNS
