@@ -87,10 +87,13 @@ def _write(path: Path, text: str) -> None:
 def resolve_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every run of a quality config (runs, tuning variants of ``transformer``, reproduced setups) resolved.
 
-    ``like`` is expanded: the parent's settings, its overrides first, then the run's own.
+    ``like`` is expanded: the parent's settings, its overrides first, then the run's own. A tuning
+    variant is ``like: transformer`` without its few-label references unless it names another parent,
+    whose references it inherits.
     """
     tuning = {
-        name: {"like": "transformer", "references": [], **spec} for name, spec in config.get("tuning", {}).items()
+        name: spec if "like" in spec else {"like": "transformer", "references": [], **spec}
+        for name, spec in config.get("tuning", {}).items()
     }
     runs_config = {**config["runs"], **tuning, **config.get("reproduce", {})}
 
