@@ -319,7 +319,7 @@ def _metric(record: dict[str, Any], probe_name: str, fraction: str, metric: str)
 SHOWER_RUNS = {
     "resim": "SSL transformer on shower pairs (resim)",
     "resim_boost": "shower pairs, views boosted in η (resim_boost)",
-    "resim_boost_unsmeared": "shower pairs boosted in η, pT unsmeared (resim_boost_unsmeared)",
+    "resim_boost_unsmeared": "shower pairs, unsmeared (resim_boost_unsmeared)",
 }
 """Runs pretrained on shower pairs, with their table names: the q/g claims are checked again for each,
 on its own rows (its probe's observables and scratch references: the same test jets and labels as
@@ -642,10 +642,10 @@ FIGURE_ROWS = [
     ("random", "linear"),
     ("transformer", "supervised (scratch)"),
     ("transformer", "observables (logistic)"),
-    ("resim_boost", "linear"),
-    ("resim_boost", "mlp"),
+    ("resim_boost_unsmeared", "linear"),
+    ("resim_boost_unsmeared", "mlp"),
 ]
-"""(run, probe) of the rows drawn in the label-fraction figure."""
+"""(run, probe) of the rows drawn in the label-fraction figure (the shower pairs: qg_showers_transformer.yaml)."""
 
 
 def figure(records: dict[tuple[str, int], dict], seeds: list[int], fractions: list[float], path: Path) -> None:

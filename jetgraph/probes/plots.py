@@ -294,7 +294,7 @@ def label_fraction_figure(
         ax.set_xlabel("Fraction of training labels used")
         ax.set_ylabel(_metric_label(metric))
         ax.set_title(f"{_metric_label(metric, short=True)} vs training labels, {intervals}")
-        ax.legend(loc="best")
+        figure.legend(loc="outside lower center")  # below the axes: the curves fill them from 1% to 100%
         return _save(figure, path)
 
 
