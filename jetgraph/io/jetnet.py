@@ -34,7 +34,10 @@ Names come from the recipe (``data_recipes/jetnet.yaml``)::
       file_types: [g, q, t, w, z]        # file names (without a '150' suffix) -> class index
 
 A ``label.branch`` that is not one of ``jet_columns`` (and not ``type``) is read as a dataset of
-shape ``(N,)`` from the file.
+shape ``(N,)`` from the file. With ``type`` and no type column, a dataset of shape ``(N,)`` named one of
+:data:`TYPE_DATASETS` (``jet_type``, ``jet_class``, ``label``...) holds the type, as files made from
+JetNet arrays often store it: integers are the class number, strings (``g``, ``q``...) are looked up in
+``file_types``. Only without such a dataset does the type come from the file name.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ DEFAULT_PARTICLES = "particle_features"
 DEFAULT_JETS = "jet_features"
 DEFAULT_FILE_TYPES = ("g", "q", "t", "w", "z")
 TYPE = "type"
+TYPE_DATASETS = ("type", "jet_type", "jet_class", "jet_label", "label", "labels")
+"""Datasets that may hold the jet type when ``jet_features`` has no type column."""
 
 
 @dataclass(frozen=True)
@@ -166,13 +171,30 @@ def _plan(handle: h5py.File, path: str, recipe: Recipe) -> _Plan:
     if branch in columns:
         return replace(plan, label_column=columns.index(branch))
     if branch == TYPE:
-        return replace(plan, file_label=_file_type(path, types))
+        stored = [n for n in TYPE_DATASETS if isinstance(handle.get(n), h5py.Dataset) and n != plan.jets]
+        if not stored:
+            return replace(plan, file_label=_file_type(path, types))
+        branch = stored[0]
     label = hdf5_dataset(handle, path, branch)
     if label.shape not in ((plan.rows,), (plan.rows, 1)):
         raise FileFormatError(
             f"{path}: label dataset {branch!r} has shape {label.shape}; expected ({plan.rows},), one label per jet"
         )
     return replace(plan, label_dataset=branch)
+
+
+def _type_numbers(values: np.ndarray, path: str, plan: _Plan, recipe: Recipe) -> np.ndarray:
+    """Class numbers from a label dataset: numbers as they are, type names (``g``, ``t``...) by ``file_types``."""
+    if values.dtype.kind in "biuf":
+        return values
+    types = [t.lower() for t in _options(recipe)[3]]
+    names = [v.decode() if isinstance(v, bytes) else str(v) for v in values.tolist()]
+    unknown = sorted({n for n in names if n.lower() not in types})
+    if unknown:
+        raise FileFormatError(
+            f"{path}: dataset {plan.label_dataset!r} holds jet types {unknown[:5]}; expected numbers or one of {types}"
+        )
+    return np.array([types.index(n.lower()) for n in names], dtype=np.int32)
 
 
 def _chunk(
@@ -214,7 +236,7 @@ def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak
             if plan.label_column is not None:
                 label = jets[:, plan.label_column]
             elif plan.label_dataset is not None:
-                label = handle[plan.label_dataset][start:stop].reshape(-1)
+                label = _type_numbers(handle[plan.label_dataset][start:stop].reshape(-1), path, plan, recipe)
             elif plan.file_label is not None:
                 label = np.full(stop - start, plan.file_label)
             else:

@@ -3,7 +3,9 @@
 Each canonical field is read from the branch the recipe names (``fields: {part.px: part_px}``).
 Particles come from ``px, py, pz, energy`` or from ``pt, eta|rapidity, phi`` (+ ``mass`` or
 ``energy``; massless otherwise). Labels come from one integer branch or from one-hot branches of
-any numeric or boolean type (JetClass mixes float, bool and int32). The option ``pid_flags`` maps
+any numeric or boolean type (JetClass mixes float, bool and int32). One-hot branches absent from a
+file are classes absent from it (a skim, a three-class sample): the labels keep the recipe's class
+numbering, and at least one of the branches must be there. The option ``pid_flags`` maps
 particle-type flag branches to PDG ids, signed by the particle's charge, as JetClass stores types::
 
     options:
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 import awkward as ak
 import numpy as np
 
-from jetgraph.errors import RecipeError, missing
+from jetgraph.errors import MissingFieldError, RecipeError, missing
 from jetgraph.io.files import open_root, root_tree
 from jetgraph.io.recipe import Recipe, class_labels
 from jetgraph.schema import PART_REQUIRED, build, four_momentum
@@ -32,11 +34,26 @@ def _tree_name(recipe: Recipe) -> str:
     return recipe.tree or DEFAULT_TREE
 
 
-def _branches(recipe: Recipe) -> list[str]:
-    names = list(recipe.fields.values())
-    if recipe.label is not None:
-        names += [recipe.label.branch] if recipe.label.branch else list(recipe.label.one_hot)
-    names += list(recipe.option("pid_flags", {}, OPTIONS))
+def _label_branches(recipe: Recipe, available: list[str], source: str) -> list[str]:
+    """The label branch, or the one-hot branches this file has (a class without its branch is absent)."""
+    label = recipe.label
+    if label is None:
+        return []
+    if label.branch:
+        return [label.branch]
+    present = [branch for branch in label.one_hot if branch in available]
+    if not present:
+        labelled = [b for b in available if b.lower().startswith(("label", "is", "truth"))][:8]
+        raise MissingFieldError(
+            f"{source}: none of the one-hot label branches {list(label.one_hot)} is in the file"
+            + (f"; it has {labelled}" if labelled else "")
+            + " (read it with a recipe without 'label' for unlabelled jets)"
+        )
+    return present
+
+
+def _branches(recipe: Recipe, labels: list[str]) -> list[str]:
+    names = [*recipe.fields.values(), *labels, *recipe.option("pid_flags", {}, OPTIONS)]
     return list(dict.fromkeys(names))
 
 
@@ -88,13 +105,16 @@ def _pid_from_flags(data: ak.Array, flags: dict[str, int], charge: ak.Array | No
     return ak.unflatten(pid, counts)
 
 
-def _labels(recipe: Recipe, data: ak.Array, source: str, first: int) -> np.ndarray | None:
+def _labels(recipe: Recipe, data: ak.Array, branches: list[str], source: str, first: int) -> np.ndarray | None:
+    """Integer classes in the recipe's numbering, from the label branch or the one-hot ``branches`` present."""
     label = recipe.label
     if label is None:
         return None
-    branches = [label.branch] if label.branch else list(label.one_hot)
     columns = np.stack([ak.to_numpy(data[b]) for b in branches], axis=1)
-    return class_labels(columns, not label.branch, source, first, branches)
+    classes = class_labels(columns, not label.branch, source, first, branches)
+    if label.branch:
+        return classes
+    return np.array([label.one_hot.index(b) for b in branches], dtype=np.int32)[classes]
 
 
 def _record(recipe: Recipe, data: ak.Array, name: str) -> dict[str, ak.Array] | None:
@@ -104,11 +124,12 @@ def _record(recipe: Recipe, data: ak.Array, name: str) -> dict[str, ak.Array] | 
 
 def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak.Array]]:
     """Yield ``(first entry, canonical jets)`` for ``step_size`` entries at a time."""
-    names = _branches(recipe)
     with open_root(path) as handle:
         tree = root_tree(handle, path, _tree_name(recipe))
         source = f"{path}:{tree.name}"
         available = tree.keys()
+        labels = _label_branches(recipe, available, source)
+        names = _branches(recipe, labels)
         for name in names:
             if name not in available:
                 raise missing("branch", name, source, available)
@@ -121,7 +142,7 @@ def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak
                     truth=_record(recipe, data, "truth"),
                     cells=_record(recipe, data, "cells"),
                     tracks=_record(recipe, data, "tracks"),
-                    label=_labels(recipe, data, source, report.tree_entry_start),
+                    label=_labels(recipe, data, labels, source, report.tree_entry_start),
                     label_names=recipe.label_names,
                     source=source,
                 ),

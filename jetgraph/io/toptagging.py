@@ -33,12 +33,16 @@ What is read is set by the recipe (the built-in one is ``data_recipes/toptagging
     options:
       truth_p4: {px: truthPX, py: truthPY, pz: truthPZ, energy: truthE}   # null: no truth
 
-``truth_p4`` is read when its columns are in the file and skipped when none of them is.
+``truth_p4`` is read when its columns are in the file and skipped when none of them is. With only
+some of them, each truth quantity whose inputs are all there is read (``energy`` from E; ``pt`` and
+``phi`` from PX, PY; ``eta`` from PX, PY, PZ; ``mass`` needs all four) and the rest is skipped with a
+warning that names the missing columns.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -54,6 +58,7 @@ from jetgraph.schema import PART_OPTIONAL, PART_REQUIRED, build, kinematics
 
 OPTIONS = ("truth_p4",)
 P4 = ("px", "py", "pz", "energy")
+TRUTH = ("pt", "eta", "phi", "energy", "mass")
 DEFAULT_KEY = "table"
 _BLOCK = re.compile(r"^block(\d+)_items$")
 
@@ -226,8 +231,16 @@ def _plan(recipe: Recipe, frame: _Frame) -> _Plan:
         raise RecipeError(f"{recipe.source}: options.truth_p4 must map {list(P4)} to column names, got {truth_p4!r}")
     if truth and truth_p4:
         raise RecipeError(f"{recipe.source}: give truth.* fields or options.truth_p4, not both")
-    if truth_p4 and not any(c in frame.columns for c in truth_p4.values()):
-        truth_p4 = {}  # this file has no truth columns
+    absent = [column for column in truth_p4.values() if column not in frame.columns]
+    truth_p4 = {f: c for f, c in truth_p4.items() if c in frame.columns}  # none: this file has no truth
+    if truth_p4 and absent:
+        readable = sorted(_truth_from(dict.fromkeys(truth_p4, np.zeros(1))))
+        warnings.warn(
+            f"{frame.source}: no column {', '.join(map(repr, absent))} of options.truth_p4; reading truth "
+            f"{', '.join(readable) or 'nothing'} from the others, skipping {sorted(set(TRUTH) - set(readable))}",
+            stacklevel=4,
+        )
+        truth_p4 = truth_p4 if readable else {}
     label = []
     if recipe.label is not None:
         label = [recipe.label.branch] if recipe.label.branch else list(recipe.label.one_hot)
@@ -242,6 +255,21 @@ def _plan(recipe: Recipe, frame: _Frame) -> _Plan:
     )
 
 
+def _truth_from(p4: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The truth quantities the given components of a four-momentum determine (all five from all four)."""
+    if set(p4) == set(P4):
+        return kinematics(p4["px"], p4["py"], p4["pz"], p4["energy"])
+    truth = {}
+    if "energy" in p4:
+        truth["energy"] = np.asarray(p4["energy"], dtype=np.float64)
+    if {"px", "py"} <= set(p4):
+        complete = kinematics(p4["px"], p4["py"], p4.get("pz", np.zeros_like(p4["px"])), np.zeros_like(p4["px"]))
+        truth["pt"], truth["phi"] = complete["pt"], complete["phi"]
+        if "pz" in p4:
+            truth["eta"] = complete["eta"]
+    return truth
+
+
 def _chunk(plan: _Plan, recipe: Recipe, data: dict[str, np.ndarray], source: str, first: int) -> ak.Array:
     mask = data["part.energy"] > 0
     order = [f for f in (*PART_REQUIRED, *PART_OPTIONAL) if f in plan.part]
@@ -249,7 +277,8 @@ def _chunk(plan: _Plan, recipe: Recipe, data: dict[str, np.ndarray], source: str
     jet = {f: recipe.scaled(f, data[f"jet.{f}"][:, 0]) for f in plan.jet}
     truth = {f: recipe.scaled(f, data[f"truth.{f}"][:, 0]) for f in plan.truth}
     if plan.truth_p4:
-        truth = {f: recipe.scaled(f, v) for f, v in kinematics(*data["truth_p4"].T).items()}
+        p4 = dict(zip(plan.truth_p4, data["truth_p4"].T, strict=True))
+        truth = {f: recipe.scaled(f, v) for f, v in _truth_from(p4).items()}
     return build(
         part=part,
         jet=jet or None,
@@ -273,7 +302,7 @@ def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak
         groups.update({f"jet.{f}": [c] for f, c in plan.jet.items()})
         groups.update({f"truth.{f}": [c] for f, c in plan.truth.items()})
         if plan.truth_p4:
-            groups["truth_p4"] = [plan.truth_p4[f] for f in P4]
+            groups["truth_p4"] = list(plan.truth_p4.values())
         if plan.label:
             groups["label"] = plan.label
         for start in range(0, frame.rows, step_size):

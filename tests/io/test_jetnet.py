@@ -233,3 +233,23 @@ def test_inspect_counts(gluon_file):
     assert (summary["recipe"], summary["jets"], summary["dropped"]) == ("jetnet", N_JETS, 0)
     assert summary["labels"] == {"gluon": N_JETS}
     assert summary["multiplicity"]["max"] == SLOTS
+
+
+@pytest.mark.parametrize("dataset", ["jet_class", "label", "jet_type"])
+def test_type_from_a_dataset_when_the_name_says_nothing(tmp_path, dataset):
+    """Files made from JetNet arrays often keep the type in a dataset of its own, not in the file name."""
+    raw = _jetnet(n=10)
+    types = (np.arange(10) * 3) % 5
+    path = _write(tmp_path / "mixed.hdf5", raw["particles"], raw["jets"], **{dataset: types.astype(np.int64)})
+    assert jetgraph.read(path).label.tolist() == types.tolist()
+
+
+def test_type_names_in_a_dataset(tmp_path):
+    raw = _jetnet(n=4)
+    names = np.array([b"g", b"t", b"q", b"t"])
+    path = _write(tmp_path / "mixed.hdf5", raw["particles"], raw["jets"], jet_class=names)
+    got = jetgraph.read(path)
+    assert got.label.tolist() == [0, 2, 1, 2] and got.attrs["label_names"][2] == "top"
+    bad = _write(tmp_path / "odd.hdf5", raw["particles"], raw["jets"], jet_class=np.array([b"g", b"x", b"q", b"t"]))
+    with pytest.raises(FileFormatError, match=r"odd.hdf5: dataset 'jet_class' holds jet types \['x'\]; expected"):
+        jetgraph.read(bad)

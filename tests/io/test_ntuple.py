@@ -216,3 +216,41 @@ def test_empty_jets_in_a_file(tmp_path):
         jetgraph.read(path, on_bad="raise")
     with pytest.warns(jetgraph.schema.BadJetsWarning, match="1 with no particles"):
         assert len(jetgraph.read(path)) == 9
+
+
+def _skim(path: Path, n: int, classes: tuple[str, ...], seed: int = 2) -> tuple[Path, np.ndarray]:
+    """A JetClass-layout file with only the label branches of ``classes``, every jet of one of them."""
+    branches = jetgraph.io.examples.jetclass_branches(n, seed=seed)
+    wanted = np.array([JETCLASS_LABELS.index(c) for c in classes])
+    truth = wanted[np.arange(n) % len(wanted)]
+    for i, name in enumerate(JETCLASS_LABELS):
+        del branches[f"label_{name}"]
+        if name in classes:
+            branches[f"label_{name}"] = (truth == i).astype(np.float32)
+    write_ttree(path, "tree", branches)
+    return path, truth
+
+
+def test_a_jetclass_skim_with_some_label_branches_keeps_the_class_numbers(tmp_path):
+    path, truth = _skim(tmp_path / "skim.root", 30, ("QCD", "Wqq", "Tbqq"))
+    jets = jetgraph.read(path)  # detected from the particle branches, without label_Hcc & co.
+    assert jets.attrs["recipe"] == "jetclass"
+    assert ak.to_numpy(jets.label).tolist() == truth.tolist() and set(truth) == {0, 7, 8}
+    assert jets.attrs["label_names"][7] == "Wqq"
+
+
+def test_a_truncated_jetclass_skim_says_truncated(tmp_path):
+    path, _ = _skim(tmp_path / "skim.root", 300, ("QCD", "Tbqq"))
+    cut = tmp_path / "cut.root"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    with pytest.raises(jetgraph.FileFormatError, match=r"cut.root: truncated or corrupt file"):
+        jetgraph.read(cut, recipe="jetclass")
+
+
+def test_no_label_branch_at_all_is_one_line(tmp_path):
+    branches = jetgraph.io.examples.jetclass_branches(5)
+    for name in JETCLASS_LABELS:
+        del branches[f"label_{name}"]
+    path = write_ttree(tmp_path / "unlabelled.root", "tree", branches)
+    with pytest.raises(MissingFieldError, match=r"unlabelled.root:tree: none of the one-hot label branches"):
+        jetgraph.read(path, recipe="jetclass")

@@ -257,3 +257,26 @@ def test_inspect_counts(top_file):
     assert (summary["recipe"], summary["jets"], summary["dropped"]) == ("toptagging", len(raw["label"]), 0)
     assert summary["labels"] == {"qcd": int((raw["label"] == 0).sum()), "top": int((raw["label"] == 1).sum())}
     assert summary["multiplicity"]["max"] == int(raw["real"].sum(axis=1).max())
+
+
+@pytest.mark.parametrize(
+    ("dropped", "kept"),
+    [
+        (["truthPX"], ["energy"]),
+        (["truthPZ"], ["pt", "phi", "energy"]),
+        (["truthE"], ["pt", "eta", "phi"]),
+    ],
+)
+def test_partial_truth_reads_what_is_complete_and_warns(tmp_path, dropped, kept):
+    frame, raw = _frame(n=12, shuffle=False)
+    path = tmp_path / "skim.h5"
+    frame.drop(columns=dropped).to_hdf(path, key="table", format="fixed")
+    with pytest.warns(UserWarning, match=rf"skim.h5:table: no column '{dropped[0]}' of options.truth_p4; reading"):
+        jets = jetgraph.read(path)
+    assert sorted(jets.truth.fields) == sorted(kept)
+    top = raw["label"] == 1
+    if "energy" in kept:
+        np.testing.assert_allclose(ak.to_numpy(jets.truth.energy)[top], raw["top"]["truthE"][top], rtol=1e-6)
+    if "pt" in kept:
+        np.testing.assert_allclose(ak.to_numpy(jets.truth.pt)[top], raw["top_pt"][top], rtol=1e-6)
+    assert len(jets) == 12 and ak.to_numpy(jets.label).tolist() == raw["label"].tolist()
