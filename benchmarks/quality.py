@@ -51,7 +51,7 @@ from jetgraph.batch import JetBatch
 from jetgraph.config import PretrainConfig, load_config
 from jetgraph.data import JetDataset
 from jetgraph.inputs import Inputs
-from jetgraph.io.files import written_atomically
+from jetgraph.outputs import written_atomically
 from jetgraph.probes.classify import split_indices
 from jetgraph.probes.metrics import bootstrap
 from jetgraph.probes.plots import label_fraction_figure

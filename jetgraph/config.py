@@ -25,7 +25,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from jetgraph.errors import JetGraphError, suggest
-from jetgraph.io.files import written_atomically
+from jetgraph.outputs import written_atomically
 
 VIEWS = ("two", "replicas", "detector", "showers")
 SCHEDULES = ("cosine", "constant")
@@ -180,23 +180,41 @@ def _check_type(where: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def _section(cls: type, values: Any, where: str) -> Any:
+def _origin(key: str, source: str, overrides: dict[str, str]) -> str:
+    """Who set the dotted ``key``: the ``--set`` that did (in the user's words), else the config ``source``."""
+    for dotted, text in reversed(overrides.items()):
+        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+            return f"--set {text}"
+    return f"{source}: {key}"
+
+
+def _section(cls: type, values: Any, section: str, source: str, overrides: dict[str, str]) -> Any:
     if values is None:
         values = {}
     if not isinstance(values, dict):
+        where = _origin(section, source, overrides)
         raise ConfigError(f"{where}: {values!r} is not a mapping; expected keys of {cls.__name__}")
     hints = get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in values.items():
+        where = _origin(f"{section}.{key}", source, overrides)
         if key not in names:
+            where = where if where.startswith("--set") else f"{source}: {section}"
             raise ConfigError(f"{where}: unknown key {key!r}{suggest(str(key), names) or f'; expected one of {names}'}")
-        kwargs[key] = _check_type(f"{where}.{key}", value, hints[key])
+        kwargs[key] = _check_type(where, value, hints[key])
     return cls(**kwargs)
 
 
-def from_dict(values: dict[str, Any], source: str = "<config>") -> PretrainConfig:
-    """A checked :class:`PretrainConfig` from nested dicts (as read from YAML)."""
+def from_dict(
+    values: dict[str, Any], source: str = "<config>", overrides: dict[str, str] | None = None
+) -> PretrainConfig:
+    """A checked :class:`PretrainConfig` from nested dicts (as read from YAML).
+
+    ``overrides`` maps the dotted keys that ``--set`` changed to the user's ``key=value`` text, so that
+    an error in one of them names the ``--set`` rather than the file.
+    """
+    overrides = overrides or {}
     if not isinstance(values, dict):
         raise ConfigError(f"{source}: expected a mapping of sections {_SECTIONS}; got {type(values).__name__}")
     sections = {}
@@ -204,16 +222,33 @@ def from_dict(values: dict[str, Any], source: str = "<config>") -> PretrainConfi
         if key in RUN_METADATA:
             continue
         if key not in _SECTIONS:
+            where = _origin(str(key), source, overrides).removesuffix(f": {key}")
             raise ConfigError(
-                f"{source}: unknown section {key!r}{suggest(str(key), _SECTIONS) or ''}; expected {list(_SECTIONS)}"
+                f"{where}: unknown section {key!r}{suggest(str(key), _SECTIONS) or ''}; expected {list(_SECTIONS)}"
             )
-        sections[key] = _section(_SECTIONS[key], value, f"{source}: {key}")
+        sections[key] = _section(_SECTIONS[key], value, key, source, overrides)
     config = PretrainConfig(**sections)
-    validate(config, source)
+    validate(config, source, overrides)
     return config
 
 
-def validate(config: PretrainConfig, source: str = "<config>") -> None:
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def differences(before: PretrainConfig, after: PretrainConfig) -> dict[str, tuple[Any, Any]]:
+    """``{dotted key: (before, after)}`` for every setting that differs (``model.params.dim``, ``train.epochs``)."""
+    old, new = _flat(before.to_dict()), _flat(after.to_dict())
+    return {key: (old.get(key), new.get(key)) for key in {**old, **new} if old.get(key) != new.get(key)}
+
+
+def validate(config: PretrainConfig, source: str = "<config>", overrides: dict[str, str] | None = None) -> None:
     """Values that cannot work, each reported with the key that holds it."""
     train = config.train
     head_layers = config.model.head.get("layers", 2)  # a bad value is the head's own error, when it is built
@@ -243,12 +278,19 @@ def validate(config: PretrainConfig, source: str = "<config>") -> None:
             "0 (the encoder's output) up to the head's layers",
         ),
         ("data.workers", config.data.workers >= 0, "0 or more"),
+        ("data.step_size", config.data.step_size >= 1, "a positive number of jets per chunk"),
+        ("data.shuffle_buffer", config.data.shuffle_buffer >= 0, "0 (no shuffling) or more jets"),
+        ("data.val_jets", config.data.val_jets >= 0, "0 or more jets"),
+        ("augment.pixels", config.augment.pixels >= 1, "a positive number of pixels per side"),
+        ("augment.width", config.augment.width > 0, "a positive image width in radians (e.g. 1.6)"),
     ]
     for key, ok, expected in checks:
         if not ok:
             section, name = key.split(".")
             value = getattr(getattr(config, section), name)
-            raise ConfigError(f"{source}: {key}={value!r}; expected {expected}")
+            where = _origin(key, source, overrides or {})
+            shown = where if where.startswith("--set") else f"{source}: {key}={value!r}"
+            raise ConfigError(f"{shown}; expected {expected}")
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
@@ -274,6 +316,8 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     """Nested ``values`` with each ``key=value`` of ``overrides`` set (sections and dict keys are created)."""
     for text in overrides:
         path, value = parse_override(text)
+        if not isinstance(values, dict):
+            raise ConfigError(f"--set {text!r}: the config is not a mapping of sections {list(_SECTIONS)}")
         if len(path) < 2:
             raise ConfigError(f"--set {text!r}: expected section.key=value, sections {list(_SECTIONS)}")
         node = values
@@ -304,8 +348,10 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
             values = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
-    values = apply_overrides(values, list(overrides or []))
-    return from_dict(values, source)
+    overrides = list(overrides or [])
+    values = apply_overrides(values, overrides)
+    origins = {".".join(parse_override(text)[0]): text for text in overrides}
+    return from_dict(values, source, origins)
 
 
 def save_config(config: PretrainConfig, path: str | os.PathLike, **extra: Any) -> Path:
@@ -339,6 +385,7 @@ __all__ = [
     "PretrainConfig",
     "TrainConfig",
     "apply_overrides",
+    "differences",
     "from_dict",
     "load_config",
     "read_resolved",

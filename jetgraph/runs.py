@@ -6,13 +6,20 @@
     RUN/events.out.tfevents.*  the same for TensorBoard
 
 A checkpoint is written to ``.partial`` and renamed, so a run killed mid-write leaves the previous
-checkpoint as the latest complete one.
+checkpoint as the latest complete one. Checkpoints hold tensors and plain Python values only and are
+read with ``torch.load(weights_only=True)``: a checkpoint from elsewhere (a collaborator's run, a
+download) is data, and one that would run code when unpickled is refused. When the newest checkpoint
+of a run does not load (a copy cut short, a full disk), the next older one is used, with a warning.
+
+One process writes a run: ``pretrain`` holds ``RUN/.lock`` and a probe ``RUN/probe/.lock``
+(:func:`jetgraph.outputs.lock`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +27,7 @@ import torch
 
 from jetgraph.config import PretrainConfig, read_resolved
 from jetgraph.errors import JetGraphError
-from jetgraph.io.files import written_atomically
+from jetgraph.outputs import written_atomically
 
 CONFIG = "config.yaml"
 CHECKPOINTS = "checkpoints"
@@ -62,10 +69,56 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, state: dict[str, Any]
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The state saved in one checkpoint file, read as weights only (nothing in it is executed).
+
+    Raises:
+        RunError: the file is missing, damaged, not a checkpoint, or holds Python objects other than
+            tensors and plain values (a pickle that would run code when loaded).
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as err:
-        raise RunError(f"{path}: cannot read the checkpoint ({err})") from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch.load raises many types for damaged or foreign files
+        raise RunError(f"{path}: not a loadable checkpoint ({_first_line(err)})") from None
+    if not isinstance(state, dict) or not {"step", "encoder"} <= state.keys():
+        raise RunError(f"{path}: not a jetgraph checkpoint (expected a mapping with 'step' and 'encoder')")
+    return state
+
+
+def _first_line(err: Exception) -> str:
+    """What went wrong in ``torch.load``, in one line (its own messages run over several paragraphs)."""
+    text = str(err).strip()
+    if "Weights only load failed" in text:
+        unsafe = re.search(r"GLOBAL (\S+)", text)
+        what = f" ({unsafe.group(1)})" if unsafe else ""
+        return f"it holds Python objects{what}, not only weights; refused: checkpoints are loaded as weights only"
+    if isinstance(err, KeyError) or "legacy .tar format" in text:
+        return "not a checkpoint written by torch.save: damaged or another kind of file"
+    return (text.splitlines()[0] if text else type(err).__name__)[:200]
+
+
+def load_latest(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint of a run that loads, and its state.
+
+    A damaged newest checkpoint is skipped with a warning that names it, so a run keeps working from
+    the ones before it (``train.keep_checkpoints`` of them are kept for this).
+
+    Raises:
+        RunError: the run has no checkpoint, or none of them loads.
+    """
+    found = checkpoints(run_dir)
+    if not found:
+        raise RunError(f"{run_dir}: no checkpoint in {CHECKPOINTS}/; the run has not saved one yet")
+    problems = []
+    for path in reversed(found):
+        try:
+            state = load_checkpoint(path)
+        except RunError as err:
+            problems.append(str(err))
+            continue
+        for problem in problems:
+            warnings.warn(f"skipped {problem}; using {path.name}", stacklevel=2)
+        return path, state
+    raise RunError(f"{run_dir}: none of its {len(found)} checkpoint(s) loads; the newest: {problems[0]}")
 
 
 def run_config(run_dir: str | os.PathLike) -> PretrainConfig:
@@ -87,10 +140,10 @@ def _load(
     from jetgraph.models import ProjectionHead, build_encoder
 
     config = run_config(run_dir)
-    path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
-    if path is None:
-        raise RunError(f"{run_dir}: no checkpoint in {CHECKPOINTS}/; the run has not saved one yet")
-    state = load_checkpoint(path)
+    if checkpoint is None:
+        path, state = load_latest(run_dir)
+    else:
+        path, state = Path(checkpoint), load_checkpoint(checkpoint)
     encoder = build_encoder(config.model.encoder, state["in_features"], **config.model.params)
     head = ProjectionHead(encoder.rep_dim, **config.model.head) if with_head else None
     try:
@@ -143,6 +196,7 @@ __all__ = [
     "latest_checkpoint",
     "load_checkpoint",
     "load_encoder",
+    "load_latest",
     "load_representation",
     "run_config",
     "save_checkpoint",

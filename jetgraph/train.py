@@ -32,9 +32,9 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 import jetgraph
-from jetgraph import runs
+from jetgraph import outputs, runs
 from jetgraph.batch import JetBatch
-from jetgraph.config import ConfigError, PretrainConfig, load_config, save_config
+from jetgraph.config import ConfigError, PretrainConfig, differences, load_config, read_resolved, save_config
 from jetgraph.data import JetDataset
 from jetgraph.errors import JetGraphError, suggest
 from jetgraph.features import num_node_features
@@ -76,11 +76,16 @@ class Contrastive(torch.nn.Module):
 
 @dataclass
 class PretrainResult:
-    """What a finished :func:`pretrain` leaves: where, how far, and the last held-out metrics."""
+    """What a finished :func:`pretrain` leaves: where, how far, and the last evaluation's metrics.
+
+    ``held_out`` says whether those metrics were measured on held-out jets (``data.val``) or, with no
+    held-out files, on the first training jets.
+    """
 
     run_dir: Path
     steps: int
     metrics: dict[str, float] = field(default_factory=dict)
+    held_out: bool = True
 
 
 def join(first: EncoderInput, second: EncoderInput) -> EncoderInput:
@@ -139,14 +144,26 @@ class Trainer:
         train = config.train
         if not config.data.train:
             raise ConfigError("data.train is empty; expected the training files (e.g. --set data.train=data/qg.root)")
-        if runs.checkpoints(self.run_dir) and not resume:
-            raise runs.RunError(f"{self.run_dir} already holds checkpoints; pass --resume, or another --out")
         if train.threads:
             torch.set_num_threads(train.threads)
         self.device = _device(train.device)
         self._owns_group = False
         self.rank, self.world_size = self._join_group()
         self.is_main = self.rank == 0
+        self._lock = outputs.lock(self.run_dir, "pretrain") if self.is_main else None  # one writer per run
+        try:
+            self._setup(resume)
+        except BaseException:
+            outputs.unlock(self._lock)
+            raise
+
+    def _setup(self, resume: bool) -> None:
+        config, train = self.config, self.config.train
+        has_checkpoints = bool(runs.checkpoints(self.run_dir))
+        if has_checkpoints and not resume:
+            raise runs.RunError(f"{self.run_dir} already holds checkpoints; pass --resume, or another --out")
+        if resume and (self.run_dir / runs.CONFIG).is_file():
+            check_resumable(config, self.run_dir)
 
         # data: each rank reads its own shard; drop_last keeps every batch (and rank) the same size
         self.file_jets = [jetgraph.count(path, config.data.recipe) for path in expand_paths(config.data.train)]
@@ -205,12 +222,13 @@ class Trainer:
         self._purge_step: int | None = None  # TensorBoard drops events after this step (a resumed run)
         self.val_batches = self._validation_batches()
 
-        if resume and (latest := runs.latest_checkpoint(self.run_dir)) is not None:
-            self._restore(runs.load_checkpoint(latest))
+        if resume and has_checkpoints:
+            path, state = runs.load_latest(self.run_dir)
+            self._restore(path, state)
         elif self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(config, self.run_dir / runs.CONFIG, version=jetgraph.__version__, torch=str(torch.__version__))
             (self.run_dir / runs.METRICS).unlink(missing_ok=True)
+        if self.is_main:  # a resumed run records the settings it goes on with (train.epochs=14, ...)
+            save_config(config, self.run_dir / runs.CONFIG, version=jetgraph.__version__, torch=str(torch.__version__))
         self._writer = None
 
     # ------------------------------------------------------------------------------------ setup
@@ -289,14 +307,25 @@ class Trainer:
             "version": jetgraph.__version__,
         }
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        self.module.encoder.load_state_dict(state["encoder"])
-        self.module.head.load_state_dict(state["head"])
-        self.loss.load_state_dict(state["loss"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+    def _restore(self, path: Path, state: dict[str, Any]) -> None:
+        try:
+            self.module.encoder.load_state_dict(state["encoder"])
+            self.module.head.load_state_dict(state["head"])
+            self.loss.load_state_dict(state["loss"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            raise runs.RunError(f"{path}: does not match the model of {self.run_dir / runs.CONFIG} ({first})") from None
+        # the learning rate and the schedule follow the config (a resumed run may change train.lr or train.epochs)
+        factor = self.scheduler.lr_lambdas[0]
+        self.scheduler.base_lrs = [self.config.train.lr] * len(self.optimizer.param_groups)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = self.config.train.lr
+            group["lr"] = self.config.train.lr * factor(self.scheduler.last_epoch)
+        self.scheduler._last_lr = [group["lr"] for group in self.optimizer.param_groups]
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batch_in_epoch, self.metric_rows = int(state["batch_in_epoch"]), int(state["metric_rows"])
         self._purge_step = self.step + 1
@@ -408,6 +437,13 @@ class Trainer:
 
     def fit(self) -> PretrainResult:
         """Train until ``train.epochs`` (or ``train.max_steps``); checkpoint, log, evaluate on the way."""
+        try:
+            return self._fit()
+        except BaseException:
+            outputs.unlock(self._lock)  # a failed run frees its directory at once, not at exit
+            raise
+
+    def _fit(self) -> PretrainResult:
         train = self.config.train
         metrics: dict[str, float] = {}
         if self.step == 0:
@@ -469,7 +505,7 @@ class Trainer:
         bar.close()
         self.save()
         self.close()
-        return PretrainResult(self.run_dir, self.step, metrics)
+        return PretrainResult(self.run_dir, self.step, metrics, held_out=bool(self.config.data.val))
 
     def close(self) -> None:
         if self._writer is not None:
@@ -484,6 +520,48 @@ class Trainer:
             dist.barrier()  # no rank tears the group down while another (rank 0 saving) still uses it
             dist.destroy_process_group()
             self._owns_group = False
+        outputs.unlock(self._lock)
+
+
+RESUMABLE = (
+    "train.epochs",
+    "train.max_steps",
+    "train.lr",
+    "train.clip_grad",
+    "train.precision",
+    "train.compile",
+    "train.device",
+    "train.threads",
+    "train.progress",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "data.workers",
+    "data.val",
+    "data.val_jets",
+)
+"""Settings a resumed run may change; the rest (model, loss, augmentations, training data and its order,
+batch size, seed, optimiser) would not continue the same run, or would be silently ignored by the restore."""
+
+
+def check_resumable(config: PretrainConfig, run_dir: Path) -> None:
+    """Refuse to resume ``run_dir`` with settings that differ from its ``config.yaml`` outside :data:`RESUMABLE`.
+
+    ``config.model.in_features`` left at None takes the run's value.
+
+    Raises:
+        ConfigError: the first setting that may not change, with both values.
+    """
+    saved = read_resolved(run_dir / runs.CONFIG)
+    if config.model.in_features is None:
+        config.model.in_features = saved.model.in_features
+    for key, (before, now) in differences(saved, config).items():
+        if key not in RESUMABLE:
+            raise ConfigError(
+                f"--resume {run_dir}: {key} is {now!r} now but {before!r} in the run's {runs.CONFIG}; a resumed run "
+                f"keeps its model, data and augmentations and may change only {', '.join(RESUMABLE)} "
+                f"(start a new run with another --out)"
+            )
 
 
 def _encoder_class(name: str) -> type:
@@ -520,4 +598,14 @@ def pretrain(
     return Trainer(config, out, resume=resume).fit()
 
 
-__all__ = ["Contrastive", "PretrainResult", "TrainError", "Trainer", "cosine_schedule", "join", "pretrain"]
+__all__ = [
+    "RESUMABLE",
+    "Contrastive",
+    "PretrainResult",
+    "TrainError",
+    "Trainer",
+    "check_resumable",
+    "cosine_schedule",
+    "join",
+    "pretrain",
+]

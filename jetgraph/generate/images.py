@@ -57,7 +57,7 @@ from tqdm.auto import tqdm
 
 from jetgraph.errors import FileFormatError, JetGraphError, SchemaError, suggest
 from jetgraph.generate.detector import showers
-from jetgraph.io.files import written_atomically
+from jetgraph.outputs import check_writable, written_atomically
 from jetgraph.schema import kinematics
 
 CHANNELS = ("Tracks", "ECAL", "HCAL")
@@ -90,9 +90,9 @@ class ImageGrid:
     def __post_init__(self) -> None:
         pixels, width = self.pixels, self.width
         if not isinstance(pixels, numbers.Integral) or isinstance(pixels, bool) or pixels <= 0:
-            raise ImageError(f"pixels={pixels!r}: expected a positive whole number of pixels per side")
+            raise ImageError(f"--pixels {pixels!r}: expected a positive whole number of pixels per side")
         if not isinstance(width, numbers.Real) or isinstance(width, bool) or not math.isfinite(width) or width <= 0:
-            raise ImageError(f"width={width!r}: expected a positive image width in radians (e.g. 1.6)")
+            raise ImageError(f"--width {width!r}: expected a positive image width in radians (e.g. 1.6)")
         object.__setattr__(self, "pixels", int(pixels))
         object.__setattr__(self, "width", float(width))
 
@@ -113,12 +113,12 @@ class ImageGrid:
 
 def _check_source(source: str) -> None:
     if source not in SOURCES:
-        raise ImageError(f"source={source!r}: expected one of {list(SOURCES)}{suggest(str(source), SOURCES)}")
+        raise ImageError(f"--source {source!r}: expected one of {list(SOURCES)}{suggest(str(source), SOURCES)}")
 
 
 def _check_replica(replica: int) -> None:
     if not isinstance(replica, numbers.Integral) or isinstance(replica, bool) or replica < 0:
-        raise ImageError(f"replica={replica!r}: expected a replica index >= 0")
+        raise ImageError(f"--replica {replica!r}: expected a replica index >= 0")
 
 
 def resolve_source(jets: ak.Array, source: str = "auto") -> str:
@@ -448,6 +448,7 @@ def make_images(
     _check_replica(replica)
     if not isinstance(step_size, int) or isinstance(step_size, bool) or step_size < 1:
         raise ImageError(f"step_size={step_size!r}: expected a positive number of jets")
+    check_writable(out, "--out")
     files = expand_paths(paths)
     if not files:
         raise FileFormatError(f"{paths}: no input files")

@@ -33,9 +33,9 @@ from tqdm.auto import tqdm
 
 from jetgraph.errors import JetGraphError
 from jetgraph.generate.sample import Sample, load_sample, sample_dict
-from jetgraph.io.files import written_atomically
 from jetgraph.io.native import JetWriter, iterate
 from jetgraph.io.recipe import load_recipe
+from jetgraph.outputs import check_writable, written_atomically
 
 DEFAULT_CHUNK_SIZE = 100
 MANIFEST = "manifest.json"
@@ -217,6 +217,7 @@ def generate(
         from jetgraph.generate.detector import load_detector
 
         detector = load_detector(detector) if not hasattr(detector, "ecal") else detector
+    check_writable(out, "--out")
     manifest = _manifest(sample, n_jets, seed, chunk_size, replicas, detector, showers)
     parts = out.with_name(out.name + ".parts")
     _prepare_parts(parts, manifest)

@@ -15,8 +15,8 @@ import numpy as np
 import uproot
 from tqdm.auto import tqdm
 
-from jetgraph.io.files import written_atomically
 from jetgraph.io.native import ttree_types
+from jetgraph.outputs import written_atomically
 
 JETCLASS_LABELS = ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl")
 _LABEL_DTYPES = (np.float32, np.bool_, np.int32)  # JetClass mixes these; so do we

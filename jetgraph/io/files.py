@@ -51,23 +51,6 @@ def expand_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
     return list(dict.fromkeys(out))
 
 
-@contextmanager
-def written_atomically(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield ``<path>.partial`` to write; rename it to ``path`` on success, delete it on an error.
-
-    Nothing half-written ever carries the final name, and a rerun never mistakes a crashed write for
-    a complete one.
-    """
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        yield partial
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, path)
-
-
 def file_kind(path: str) -> Kind:
     """``"root"``, ``"hdf5"`` or ``"npz"`` from the file's first bytes (its suffix for URLs)."""
     if is_remote(path):
@@ -83,8 +66,11 @@ def file_kind(path: str) -> Kind:
         raise FileFormatError(
             f"{path}: is a directory, expected a ROOT, HDF5 or NPZ file (use a glob like '{path}/*.root')"
         )
-    with open(path, "rb") as handle:
-        head = handle.read(8)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as err:
+        raise FileFormatError(f"{path}: cannot read the file ({err.strerror or err})") from None
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             return kind

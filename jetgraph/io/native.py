@@ -34,8 +34,9 @@ import uproot.writing._cascade
 import uproot.writing._cascadetree
 
 from jetgraph.errors import FileFormatError, SchemaError
-from jetgraph.io.files import file_kind, hdf5_contents, open_hdf5, open_root, root_tree, written_atomically
+from jetgraph.io.files import file_kind, hdf5_contents, open_hdf5, open_root, root_tree
 from jetgraph.io.recipe import Recipe
+from jetgraph.outputs import written_atomically
 from jetgraph.schema import RECORDS, conform
 
 FORMAT_KEY = "jetgraph_format"

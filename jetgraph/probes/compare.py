@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jetgraph.io.files import written_atomically
+from jetgraph.outputs import written_atomically
 from jetgraph.probes.metrics import ProbeError
 from jetgraph.probes.plots import label_fraction_figure
 

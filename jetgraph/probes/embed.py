@@ -26,7 +26,8 @@ from jetgraph import runs
 from jetgraph.batch import JetBatch
 from jetgraph.data import JetDataset
 from jetgraph.inputs import Inputs
-from jetgraph.io.files import expand_paths, written_atomically
+from jetgraph.io.files import expand_paths
+from jetgraph.outputs import check_writable, written_atomically
 
 JET_COLUMNS = ("label", "jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_mass")
 
@@ -54,9 +55,11 @@ def embed(
     for a run on detector replicas, or the jet image for an image encoder.
 
     Raises:
-        RunError: ``run_dir`` is not a run or has no checkpoint.
+        OutputError: ``out`` cannot be written (checked first, before anything is computed).
+        RunError: ``run_dir`` is not a run or has no checkpoint that loads.
         FileFormatError: ``data`` matches no readable file.
     """
+    out = check_writable(out, "--out")
     encoder, config, info = runs.load_representation(run_dir, checkpoint)
     encoder.to(device)
     inputs = Inputs(config.augment, encoder.input_kind)
@@ -73,8 +76,6 @@ def embed(
                 columns.setdefault(name, []).append(values)
             bar.update(batch.num_jets)
     representation = np.concatenate(parts) if parts else np.zeros((0, encoder.rep_dim), np.float32)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with written_atomically(out) as partial, h5py.File(partial, "w") as handle:
         handle.create_dataset("representation", data=representation.astype(np.float32))
         handle.create_dataset("jet_index", data=np.arange(len(representation), dtype=np.int64))

@@ -22,7 +22,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import roc_auc_score
 
-from jetgraph.io.files import written_atomically
+from jetgraph.outputs import written_atomically
 from jetgraph.probes.metrics import ProbeError, roc
 
 _METRIC_LABELS = {"auc": "AUC", "accuracy": "Accuracy"}

@@ -38,8 +38,9 @@ from jetgraph.batch import JetBatch
 from jetgraph.data import JetDataset
 from jetgraph.errors import suggest
 from jetgraph.inputs import Inputs
-from jetgraph.io.files import expand_paths, written_atomically
+from jetgraph.io.files import expand_paths
 from jetgraph.models import build_encoder
+from jetgraph.outputs import locked, written_atomically
 from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
 from jetgraph.probes.embed import embed
 from jetgraph.probes.metrics import ProbeError, bootstrap, response_resolution
@@ -59,14 +60,13 @@ def _cache_key(files: Sequence[str], checkpoint: str) -> str:
     return hashlib.sha1("|".join(stamp).encode()).hexdigest()[:12]
 
 
-def _embedding(run_dir: Path, files: list[str], recipe: str | None, progress: bool) -> dict[str, np.ndarray]:
+def _embedding(
+    run_dir: Path, checkpoint: Path, files: list[str], recipe: str | None, progress: bool
+) -> dict[str, np.ndarray]:
     """The frozen representations and jet columns of ``files`` (computed once, then read from the cache)."""
-    checkpoint = runs.latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise runs.RunError(f"{run_dir}: no checkpoint to probe; run jetgraph pretrain first")
     path = run_dir / "probe" / f"embedding-{_cache_key(files, str(checkpoint))}.h5"
     if not path.exists():
-        embed(run_dir, files, path, recipe=recipe, progress=progress)
+        embed(run_dir, files, path, recipe=recipe, checkpoint=checkpoint, progress=progress)
     with h5py.File(path, "r") as handle:
         return {name: handle[name][:] for name in handle}
 
@@ -74,7 +74,10 @@ def _embedding(run_dir: Path, files: list[str], recipe: str | None, progress: bo
 def _jets(files: list[str], recipe: str | None, task: str) -> tuple[JetBatch, np.ndarray]:
     """All jets as one batch, in file order, and per jet the classic observables or the raw cell-energy sum."""
     batches, parts = [], []
+    source = ", ".join(files)
     for batch in JetDataset(files, 4096, recipe=recipe, rank=0, world_size=1):
+        if not batches:
+            _check_task(task, batch, source)
         batches.append(batch)
         if task == "energy":
             parts.append(cell_energy_sum(batch).double().numpy()[:, None])
@@ -83,11 +86,33 @@ def _jets(files: list[str], recipe: str | None, task: str) -> tuple[JetBatch, np
     return JetBatch.cat(batches), np.concatenate(parts)
 
 
+def _check_task(task: str, batch: JetBatch, source: str) -> None:
+    """Jets that the task cannot use, found on the first batch, before anything is embedded."""
+    if task == "energy":
+        absent = [
+            what for key, what in (("cells_energy", "cells"), ("truth_energy", "truth.energy")) if key not in batch
+        ]
+        if absent:
+            raise ProbeError(
+                f"{source}: --task energy needs detector-level jets (cells) with a truth jet (truth.energy); "
+                f"these jets have no {' and no '.join(absent)}"
+            )
+        return
+    if "label" not in batch or bool((batch.label < 0).any()):
+        raise ProbeError(f"{source}: --task {task} needs labelled jets; these have no label")
+
+
 def _supervised_scores(
-    run_dir: Path, epochs: int, jets: JetBatch, labels: np.ndarray, chosen: np.ndarray, test: np.ndarray, seed: int
+    run: tuple[Path, Path],
+    epochs: int,
+    jets: JetBatch,
+    labels: np.ndarray,
+    chosen: np.ndarray,
+    test: np.ndarray,
+    seed: int,
 ) -> dict[str, np.ndarray]:
     """The encoder's architecture trained on the chosen labels: from scratch, and fine-tuned from pretraining."""
-    pretrained, config, _ = runs.load_encoder(run_dir)
+    pretrained, config, _ = runs.load_encoder(*run)
     torch.manual_seed(seed)
     fresh = build_encoder(config.model.encoder, config.model.in_features, **config.model.params)
     inputs = Inputs(config.augment, pretrained.input_kind)
@@ -105,12 +130,10 @@ def _classification(
     fractions: Sequence[float],
     seed: int,
     bootstraps: int,
-    supervised: tuple[Path, int, JetBatch] | None,
+    supervised: tuple[tuple[Path, Path], int, JetBatch] | None,
     supervised_fractions: Sequence[float],
 ) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
     labels = data["label"]
-    if (labels < 0).any() or len(np.unique(labels)) != 2:
-        raise ProbeError(f"classification probes need two labelled classes; got labels {np.unique(labels).tolist()}")
     train, _, test = split_indices(len(labels), seed=seed)
     inputs = {name: data["representation"] for name in REPRESENTATION_PROBES}
     inputs.update({name: observables for name in BASELINE_PROBES})
@@ -142,8 +165,6 @@ def _classification(
 
 
 def _energy(data: dict[str, np.ndarray], raw: np.ndarray, seed: int) -> tuple[dict[str, Any], dict[str, dict]]:
-    if "truth_energy" not in data:
-        raise ProbeError("the energy task needs jets with a truth jet (truth_energy); these files have none")
     truth = data["truth_energy"].astype(np.float64)
     keep = np.flatnonzero((truth > 0) & (raw[:, 0] > 0))
     train, _, test = (keep[i] for i in split_indices(len(keep), seed=seed))
@@ -215,56 +236,66 @@ def probe(
     """
     run_dir = Path(run_dir)
     if task not in TASKS:
-        raise ProbeError(f"task={task!r}; expected one of {list(TASKS)}")
+        raise ProbeError(f"--task {task!r}; expected one of {list(TASKS)}")
     fractions = sorted({float(f) for f in label_fractions})
     if not fractions or not all(0 < f <= 1 for f in fractions):
-        raise ProbeError(f"label_fractions={list(label_fractions)!r}; expected fractions in (0, 1], e.g. 0.01,0.1,1")
+        raise ProbeError(f"--label-fractions {list(label_fractions)!r}; expected fractions in (0, 1], e.g. 0.01,0.1,1")
     chosen = fractions if supervised_fractions is None else sorted({float(f) for f in supervised_fractions})
     if int(supervised_epochs) != supervised_epochs or supervised_epochs < 1:
-        raise ProbeError(f"supervised_epochs={supervised_epochs!r}; expected a whole number of epochs, at least 1")
+        raise ProbeError(f"supervised_epochs: {supervised_epochs!r}; expected a whole number of epochs, at least 1")
     if not chosen or not set(chosen) <= set(fractions):
-        raise ProbeError(f"supervised_fractions={supervised_fractions!r}; expected some of label_fractions={fractions}")
+        raise ProbeError(
+            f"supervised_fractions: {supervised_fractions!r}; expected some of the label fractions {fractions}"
+        )
     config = runs.run_config(run_dir)
     files = expand_paths(data if data is not None else (config.data.val or config.data.train))
-    if not files:
-        raise ProbeError(f"{data}: no jet files to probe on")
-    torch.set_grad_enabled(False)
-    try:
-        embedded = _embedding(run_dir, files, recipe, progress)
-        jets, quantities = _jets(files, recipe, task)
-    finally:
-        torch.set_grad_enabled(True)
-    if len(quantities) != len(embedded["representation"]):
-        raise ProbeError(f"{files}: {len(quantities)} jets read for the baselines, {len(embedded['label'])} embedded")
-    out = run_dir / "probe"
-    figures = []
-    if task == "energy":
-        results, binned = _energy(embedded, quantities, seed)
-        figures.append(response_figure(binned["energy"], out / f"{task}_response.png"))
-        for target in ("pt", "mass"):
-            if target in binned:
-                label = f"Truth jet {'p_T' if target == 'pt' else 'mass'} [GeV]"
-                figures.append(response_figure(binned[target], out / f"{task}_{target}_response.png", xlabel=label))
-    else:
-        reference = (run_dir, supervised_epochs, jets) if supervised else None
-        results, curves = _classification(embedded, quantities, fractions, seed, bootstraps, reference, chosen)
-        figures.append(roc_figure(curves, out / f"{task}_roc.png"))
-        scan = {name: {float(f): m["auc"] for f, m in values.items()} for name, values in results["probes"].items()}
-        figures.append(label_fraction_figure(scan, out / f"{task}_label_fractions.png"))
-        figures.append(map_figure(embedded["representation"], embedded["label"], out / f"{task}_map.png", seed=seed))
-        results["observables"] = list(OBSERVABLES)
-        results["label_fractions"] = fractions
-    results.update(
-        task=task,
-        run=str(run_dir),
-        encoder=config.model.encoder,
-        files=files,
-        seed=seed,
-        version=jetgraph.__version__,
-        figures=[str(f) for f in figures],
-    )
-    with written_atomically(out / f"{task}.json") as partial:
-        partial.write_text(json.dumps(results, indent=2))
+    source = ", ".join(files)
+    with locked(run_dir / "probe", "probe"):  # two probes of one run would mix their cache and results
+        checkpoint, _ = runs.load_latest(run_dir)
+        torch.set_grad_enabled(False)
+        try:
+            jets, quantities = _jets(files, recipe, task)
+            if task != "energy" and len(classes := torch.unique(jets.label).tolist()) != 2:
+                raise ProbeError(f"{source}: --task {task} needs jets of two classes; these hold class(es) {classes}")
+            embedded = _embedding(run_dir, checkpoint, files, recipe, progress)
+        finally:
+            torch.set_grad_enabled(True)
+        if len(quantities) != len(embedded["representation"]):
+            raise ProbeError(
+                f"{source}: {len(quantities)} jets read for the baselines, {len(embedded['label'])} embedded"
+            )
+        out = run_dir / "probe"
+        figures = []
+        if task == "energy":
+            results, binned = _energy(embedded, quantities, seed)
+            figures.append(response_figure(binned["energy"], out / f"{task}_response.png"))
+            for target in ("pt", "mass"):
+                if target in binned:
+                    label = f"Truth jet {'p_T' if target == 'pt' else 'mass'} [GeV]"
+                    path = out / f"{task}_{target}_response.png"
+                    figures.append(response_figure(binned[target], path, xlabel=label))
+        else:
+            reference = ((run_dir, checkpoint), supervised_epochs, jets) if supervised else None
+            results, curves = _classification(embedded, quantities, fractions, seed, bootstraps, reference, chosen)
+            figures.append(roc_figure(curves, out / f"{task}_roc.png"))
+            scan = {name: {float(f): m["auc"] for f, m in v.items()} for name, v in results["probes"].items()}
+            figures.append(label_fraction_figure(scan, out / f"{task}_label_fractions.png"))
+            representation, labels = embedded["representation"], embedded["label"]
+            figures.append(map_figure(representation, labels, out / f"{task}_map.png", seed=seed))
+            results["observables"] = list(OBSERVABLES)
+            results["label_fractions"] = fractions
+        results.update(
+            task=task,
+            run=str(run_dir),
+            checkpoint=str(checkpoint),
+            encoder=config.model.encoder,
+            files=files,
+            seed=seed,
+            version=jetgraph.__version__,
+            figures=[str(f) for f in figures],
+        )
+        with written_atomically(out / f"{task}.json") as partial:
+            partial.write_text(json.dumps(results, indent=2))
     return results
 
 

@@ -295,12 +295,12 @@ def test_writer_leaves_nothing_on_error(tmp_path):
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: ImageGrid(pixels=0), ImageError, r"pixels=0: expected a positive whole number"),
-        (lambda: ImageGrid(pixels=2.5), ImageError, r"pixels=2.5: expected a positive whole number"),
-        (lambda: ImageGrid(width=0.0), ImageError, r"width=0.0: expected a positive image width"),
-        (lambda: ImageGrid(width=float("nan")), ImageError, r"width=nan: expected a positive image width"),
+        (lambda: ImageGrid(pixels=0), ImageError, r"--pixels 0: expected a positive whole number"),
+        (lambda: ImageGrid(pixels=2.5), ImageError, r"--pixels 2.5: expected a positive whole number"),
+        (lambda: ImageGrid(width=0.0), ImageError, r"--width 0.0: expected a positive image width"),
+        (lambda: ImageGrid(width=float("nan")), ImageError, r"--width nan: expected a positive image width"),
         (lambda: pixelise(_random_jets(2), GRID, source="cell"), ImageError, r"did you mean 'cells'"),
-        (lambda: pixelise(_random_jets(2), GRID, replica=-1), ImageError, r"replica=-1: expected a replica index"),
+        (lambda: pixelise(_random_jets(2), GRID, replica=-1), ImageError, r"--replica -1: expected a replica index"),
         (
             lambda: pixelise(_random_jets(2), GRID, source="cells"),
             SchemaError,
@@ -316,7 +316,7 @@ def test_bad_arguments_are_one_line_errors(make, error, message):
 
 
 def test_unknown_source_lists_accepted_and_missing_charge_is_named(tmp_path):
-    with pytest.raises(ImageError, match=r"source='pixels': expected one of \['auto', 'particles', 'cells'\]"):
+    with pytest.raises(ImageError, match=r"--source 'pixels': expected one of \['auto', 'particles', 'cells'\]"):
         make_images(tmp_path / "none.root", tmp_path / "x.h5", source="pixels")
     jets = _random_jets(2)
     part = ak.zip({f: jets.part[f] for f in ("px", "py", "pz", "energy", "pid")})

@@ -93,9 +93,9 @@ def test_compare_puts_runs_side_by_side_and_the_cli_prints_tables(run_dir, qg_fi
 
 
 def test_probe_errors_are_one_line(run_dir, qg_file, tmp_path):
-    with pytest.raises(ProbeError, match="task='tagging'; expected one of"):
+    with pytest.raises(ProbeError, match="--task 'tagging'; expected one of"):
         probe(run_dir, "tagging", qg_file)
-    with pytest.raises(ProbeError, match="label_fractions"):
+    with pytest.raises(ProbeError, match="--label-fractions"):
         probe(run_dir, "qg", qg_file, label_fractions=[0.0])
     (tmp_path / "bad.yaml").write_text("taks: qg\n")
     with pytest.raises(ProbeError, match="unknown key 'taks'; did you mean 'task'"):
@@ -103,7 +103,13 @@ def test_probe_errors_are_one_line(run_dir, qg_file, tmp_path):
     with pytest.raises(ProbeError, match="no probe/top.json; run `jetgraph probe"):
         compare([run_dir], "top", tmp_path)
     result = CliRunner().invoke(app, ["probe", str(run_dir), "--task", "energy", "--data", str(qg_file)])
-    assert result.exit_code == 2 and "needs detector-level jets with cells" in result.output
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert f"{qg_file}: --task energy needs detector-level jets (cells) with a truth jet" in result.output
+    jets = jetgraph.read(qg_file)
+    quarks = jetgraph.write(jets[jets.label == 0], tmp_path / "quarks.root")
+    result = CliRunner().invoke(app, ["probe", str(run_dir), "--data", str(quarks)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert f"{quarks}: --task qg needs jets of two classes; these hold class(es) [0]" in result.output
 
 
 def test_energy_probes_against_the_calibrated_cell_sum(run_dir, tmp_path):
@@ -133,5 +139,5 @@ def test_supervised_references_can_be_limited_to_few_labels(run_dir, qg_file, tm
     assert "fine-tuned" not in table.read_text() and "| linear |" in table.read_text()
     with pytest.raises(ProbeError, match="supervised_fractions"):
         probe(run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], supervised_fractions=[0.5])
-    with pytest.raises(ProbeError, match=r"supervised_epochs=0; expected a whole number of epochs, at least 1"):
+    with pytest.raises(ProbeError, match=r"supervised_epochs: 0; expected a whole number of epochs, at least 1"):
         probe(run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], supervised_epochs=0)
