@@ -15,11 +15,38 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
+from typer.exceptions import TyperException
 
 from jetgraph import __version__
 from jetgraph.errors import JetGraphError
 
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """The ``jetgraph`` group: a usage error (a missing argument, an unknown option) is one line too.
+
+    typer draws them as framed boxes with the usage above; here they read like every other error,
+    ``error: <what>`` with the command's ``--help`` to turn to, and exit code 2.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN003, ANN201
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except TyperException as err:  # click's ClickException and UsageError
+            if type(err).__name__ == "NoArgsIsHelpError":  # plain `jetgraph`: the help, as asked for
+                err.show()
+            else:
+                context = getattr(err, "ctx", None)
+                command = context.command_path if context is not None else "jetgraph"
+                typer.echo(f"error: {err.format_message()} (see '{command} --help')", err=True)
+            code = err.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="jetgraph",
     help="Self-supervised jet representations: read jet files, pretrain contrastively, probe.",
     no_args_is_help=True,
@@ -167,7 +194,8 @@ def pretrain(
     result = run(pretrain_run, config, target, overrides=list(overrides or []), resume=resume)
     if result is not None and _is_main_process():
         shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
-        typer.echo(f"{result.run_dir}: {result.steps} steps" + (f"; held-out {shown}" if shown else ""))
+        where = "held-out" if result.held_out else "on training jets (data.val is empty, nothing held out):"
+        typer.echo(f"{result.run_dir}: {result.steps} steps" + (f"; {where} {shown}" if shown else ""))
 
 
 def _is_main_process() -> bool:

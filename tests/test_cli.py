@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +19,7 @@ def test_inspect_prints_counts(jetclass_file):
     assert result.exit_code == 0, result.output
     assert "recipe     jetclass (format 'ntuple', detected)" in result.output
     assert "tree: TTree, 300 entries" in result.output
-    assert "jets       300 (statistics from all valid jets; 0 dropped as invalid)" in result.output
+    assert "jets       300 valid of 300 stored (statistics from all of them)" in result.output
     assert "part: px py pz energy charge d0 dz pid" in result.output
 
 
@@ -62,6 +63,47 @@ def test_errors_are_one_line_exit_2(jetclass_file, args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["embed"], "error: Missing argument 'run_dir'. (see 'jetgraph embed --help')"),
+        (
+            ["inspect", "--max-jets", "many", "x.root"],
+            "error: Invalid value for '--max-jets': Input should be a valid integer",
+        ),
+        (["pretrain", "--bogus"], "error: No such option: --bogus"),
+        (["frobnicate"], "error: No such command 'frobnicate'."),
+    ],
+)
+def test_usage_errors_are_one_line_too(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(message) and "╭" not in result.output
+
+
+def test_a_file_no_recipe_reads_says_which_option_takes_a_recipe(tmp_path):
+    import h5py
+
+    with h5py.File(tmp_path / "mine.h5", "w") as handle:
+        handle["whatever"] = [1, 2, 3]
+    result = runner.invoke(app, ["inspect", str(tmp_path / "mine.h5")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "--recipe my_recipe.yaml" in result.output and "--set data.recipe=" in result.output
+    assert "pass recipe=" not in result.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
+def test_an_unreadable_file_is_one_line(jetclass_file):
+    jetclass_file.chmod(0o000)
+    try:
+        result = runner.invoke(app, ["inspect", str(jetclass_file)])
+    finally:
+        jetclass_file.chmod(0o600)
+    assert (
+        result.exit_code == 2 and result.output == f"error: {jetclass_file}: cannot read the file (Permission denied)\n"
+    )
+
+
 def test_debug_shows_the_exception():
     result = runner.invoke(app, ["--debug", "inspect", "/no/such.root"])
     assert result.exit_code == 1
@@ -82,7 +124,10 @@ def test_bad_jets_warn_on_stderr_and_are_counted(tmp_path):
     assert json.loads(result.output)["dropped"] == 1
     assert json.loads(result.output)["jets"] == 2
     text = runner.invoke(app, ["inspect", str(path)]).output
-    assert "1 dropped as invalid" in text
+    assert "jets       1 valid of 2 stored; 1 dropped as invalid" in text  # what jetgraph.read returns comes first
+    with pytest.warns(jetgraph.schema.BadJetsWarning):
+        valid = len(jetgraph.read(path))
+    assert json.loads(runner.invoke(app, ["inspect", "--json", str(path)]).output)["valid"] == valid == 1
 
 
 def test_version_and_recipes():

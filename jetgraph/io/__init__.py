@@ -64,7 +64,8 @@ def detect(path: PathLike) -> Recipe:
         shown = ", ".join(sorted(k for k in listing if "/" not in k)[:10]) or "nothing"
         raise FileFormatError(
             f"{path}: no built-in recipe recognises this {kind} file (it holds {shown}); "
-            f"pass recipe='my_recipe.yaml' (see README, 'Any other ROOT ntuple')"
+            f"describe it in a recipe and give it with --recipe my_recipe.yaml (pretrain: --set "
+            f"data.recipe=my_recipe.yaml; Python: recipe='my_recipe.yaml'); see README, 'Any other ROOT ntuple'"
         )
     best = max(matches, key=lambda r: len(r.detect))
     log.info("%s: detected format %r (recipe %s)", path, best.format, best.name)

@@ -57,7 +57,8 @@ def summarize(
     """Describe one file: containers, detected recipe, jet count, fields, multiplicities, labels.
 
     Statistics come from the first ``max_jets`` jets (all, if the file is smaller), streamed.
-    Jets that fail validation are counted under ``"dropped"`` rather than warned about.
+    Jets that fail validation are counted under ``"dropped"`` rather than warned about; ``"jets"`` is
+    what the file stores, ``"valid"`` what :func:`jetgraph.read` returns (None when not all were read).
     """
     path = os.fspath(path)
     kind = file_kind(path)
@@ -108,6 +109,7 @@ def summarize(
     dropped = sum(w.message.dropped for w in caught if isinstance(w.message, BadJetsWarning))
     summary.update(
         {
+            "valid": scanned if scanned + dropped == total else None,
             "scanned": scanned,
             "dropped": dropped,
             "fields": fields,
@@ -141,9 +143,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         row("", summary["description"][:110] + ("..." if len(summary["description"]) > 110 else ""))
     for i, (name, what) in enumerate(summary["contains"].items()):
         row("contains" if i == 0 else "", f"{name}: {what}")
-    scanned = summary["scanned"]
-    part = "all" if scanned == summary["jets"] - summary["dropped"] else f"the first {scanned}"
-    row("jets", f"{summary['jets']} (statistics from {part} valid jets; {summary['dropped']} dropped as invalid)")
+    dropped, stored = summary["dropped"], summary["jets"]
+    if summary["valid"] is not None:  # every jet was read: the count jetgraph.read returns comes first
+        invalid = f"; {dropped} dropped as invalid" if dropped else ""
+        row("jets", f"{summary['valid']} valid of {stored} stored{invalid} (statistics from all of them)")
+    else:
+        read = summary["scanned"] + dropped
+        invalid = f", {dropped} of them dropped as invalid" if dropped else ""
+        row(
+            "jets", f"{stored} stored (statistics from the first {summary['scanned']} valid jets: {read} read{invalid})"
+        )
     for i, (name, fields) in enumerate(summary["fields"].items()):
         row("fields" if i == 0 else "", f"{name}: {' '.join(fields)}")
     if summary["multiplicity"]:
