@@ -34,7 +34,6 @@ Every tensor is built from awkward's flat content and offsets: no per-jet Python
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Iterable
 
 import awkward as ak
@@ -43,6 +42,7 @@ import torch
 from torch_geometric.data import Batch
 
 from jetgraph.errors import SchemaError
+from jetgraph.schema import wrap_phi
 
 NODE_FIELDS = ("pt", "eta", "phi", "energy", "pid", "charge", "layer")
 """Per-particle tensors, in this order, those a batch has; ``batch`` goes with them."""
@@ -55,15 +55,6 @@ JET_KEYS = ("label", "replicas")
 """Per-jet tensors: those whose names start with :data:`JET_PREFIXES`, and these."""
 TRACK_LAYER = 2
 """``layer`` of tracks in a detector-level view (cells keep their own: 0 ECAL, 1 HCAL)."""
-
-
-def wrap_phi(phi: torch.Tensor) -> torch.Tensor:
-    """Angles wrapped into ``(-pi, pi]`` (the convention of :mod:`jetgraph.generate.images`).
-
-    Shapes:
-        phi: any shape; returns the same shape and dtype.
-    """
-    return math.pi - torch.remainder(math.pi - phi, 2 * math.pi)
 
 
 def relative(batch: JetBatch) -> tuple[torch.Tensor, torch.Tensor]:

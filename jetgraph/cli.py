@@ -1,4 +1,4 @@
-"""The ``jetgraph`` command: parse, call the public function, print (DESIGN.md: the CLI is thin).
+"""The ``jetgraph`` command: parse, call the public function, print (the CLI is thin: no logic of its own).
 
 Every :class:`~jetgraph.errors.JetGraphError` becomes one line on stderr and exit code 2;
 ``--debug`` shows the traceback instead.
@@ -6,6 +6,7 @@ Every :class:`~jetgraph.errors.JetGraphError` becomes one line on stderr and exi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -18,8 +19,8 @@ import typer
 import typer.core
 from typer.exceptions import TyperException
 
-from jetgraph import __version__
 from jetgraph.errors import JetGraphError
+from jetgraph.version import __version__
 
 
 class _OneLineErrors(typer.core.TyperGroup):
@@ -78,7 +79,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     typer.echo(f"warning: {message}", err=True)
 
 
-def run(function, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+def _call(function, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
     """Call a public function; turn a JetGraphError into one line on stderr and exit code 2."""
     warnings.showwarning = _show_warning
     try:
@@ -101,7 +102,7 @@ def inspect(
     from jetgraph.io.summary import format_summary, summarize
 
     summaries = [
-        run(summarize, path, recipe=recipe, max_jets=max_jets, progress=not as_json and sys.stderr.isatty())
+        _call(summarize, path, recipe=recipe, max_jets=max_jets, progress=not as_json and sys.stderr.isatty())
         for path in files
     ]
     if as_json:
@@ -128,7 +129,7 @@ def generate(
     from jetgraph.generate import generate as generate_sample
 
     target = out if out is not None else Path("data") / f"{Path(sample).stem}.root"
-    report = run(
+    report = _call(
         generate_sample,
         sample,
         jets,
@@ -157,14 +158,14 @@ def images(
     """Turn jets into (eta, phi) images with Tracks (pT), ECAL and HCAL (energy) channels, for image backbones."""
     import h5py
 
-    from jetgraph.generate.images import ImageGrid, make_images
+    from jetgraph.images import ImageGrid, make_images
 
-    def build() -> Path:
+    def make() -> Path:
         grid = ImageGrid(pixels=pixels, width=width)
         paths = [str(f) for f in files]
         return make_images(paths, out, grid, source, replica, progress=sys.stderr.isatty(), recipe=recipe)
 
-    written = run(build)
+    written = _call(make)
     with h5py.File(written, "r") as handle:
         n, drawn = len(handle["y"]), handle.attrs["source"]
     typer.echo(f"{written}: {n} jet images, {pixels}x{pixels} pixels over {width:g} rad, from {drawn}")
@@ -191,7 +192,7 @@ def pretrain(
         typer.echo("error: give --config (or --out and the settings with --set, or --out and --resume)", err=True)
         raise typer.Exit(code=2)
     target = out if out is not None else Path("runs") / config.stem
-    result = run(pretrain_run, config, target, overrides=list(overrides or []), resume=resume)
+    result = _call(pretrain_run, config, target, overrides=list(overrides or []), resume=resume)
     if result is not None and _is_main_process():
         shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
         where = "held-out" if result.held_out else "on training jets (data.val is empty, nothing held out):"
@@ -217,7 +218,7 @@ def embed(
 
     from jetgraph.probes import embed as embed_files
 
-    written = run(
+    written = _call(
         embed_files,
         run_dir,
         [str(d) for d in data],
@@ -253,22 +254,21 @@ def probe(
 
     Options given on the command line override those of --config.
     """
-    from jetgraph.probes.run import format_table, load_probe_config
-    from jetgraph.probes.run import probe as run_probe
+    from jetgraph.probes.tasks import ProbeConfig, format_table, load_probe_config
+    from jetgraph.probes.tasks import probe as run_probe
 
-    settings = run(load_probe_config, config) if config is not None else {}
+    settings = _call(load_probe_config, config) if config is not None else ProbeConfig()
+    fractions = None
     if label_fractions is not None:
         try:
-            settings["label_fractions"] = [float(f) for f in label_fractions.split(",") if f.strip()]
+            fractions = [float(f) for f in label_fractions.split(",") if f.strip()]
         except ValueError:
-            typer.echo(f"error: --label-fractions {label_fractions!r}: expected numbers such as 0.01,0.1,1", err=True)
+            typer.echo(f"error: --label-fractions {label_fractions!r}; expected numbers such as 0.01,0.1,1", err=True)
             raise typer.Exit(code=2) from None
-    given = {"task": task, "recipe": recipe, "seed": seed, "supervised": supervised}
-    settings.update({k: v for k, v in given.items() if v is not None})
-    if data:
-        settings["data"] = [str(d) for d in data]
-    settings.setdefault("task", "qg")
-    results = run(run_probe, run_dir, progress=sys.stderr.isatty(), **settings)
+    given = {"task": task, "recipe": recipe, "seed": seed, "supervised": supervised, "label_fractions": fractions}
+    given["data"] = [str(d) for d in data] if data else None
+    settings = dataclasses.replace(settings, **{k: v for k, v in given.items() if v is not None})
+    results = _call(run_probe, run_dir, progress=sys.stderr.isatty(), **settings.arguments())
     typer.echo(format_table(results))
     typer.echo(f"\n{run_dir}/probe/{results['task']}.json; figures: " + ", ".join(results["figures"]))
 
@@ -282,7 +282,7 @@ def compare(
     """Put several probed runs side by side: one Markdown table, one figure."""
     from jetgraph.probes.compare import compare as compare_runs
 
-    table, figure = run(compare_runs, [str(r) for r in run_dirs], task, out)
+    table, figure = _call(compare_runs, [str(r) for r in run_dirs], task, out)
     typer.echo(table.read_text())
     typer.echo(f"{table}, {figure}")
 
@@ -292,7 +292,7 @@ def recipes() -> None:
     """List the built-in data recipes (the formats jetgraph reads without a recipe file)."""
     from jetgraph.io.recipe import builtin_recipes
 
-    for name, recipe in run(builtin_recipes).items():
+    for name, recipe in _call(builtin_recipes).items():
         first = recipe.description.split(":")[0].split("(")[0].strip()
         typer.echo(f"{name:<12} {recipe.format:<11} {first}")
 

@@ -1,8 +1,8 @@
 """Pretraining configs: typed sections, YAML in, dotted ``--set key=value`` overrides, resolved YAML out.
 
-A config is plain data (``yaml.safe_load``, never ``eval``). Sections and their keys are the fields
-of the dataclasses below; an unknown key is an error that names the file, the key and the nearest
-known one, so a typo never silently falls back to a default.
+A config is plain data read by :mod:`jetgraph.settings`: sections and their keys are the fields of
+the dataclasses below; an unknown key is an error that names the file (or the ``--set``), the key and
+the nearest known one, so a typo never silently falls back to a default.
 
     data:   {train: data/qg.root, val: data/qg_val.root, recipe: null, shuffle_buffer: 20000}
     model:  {encoder: transformer, params: {dim: 64}, head: {out_dim: 128}}
@@ -11,7 +11,7 @@ known one, so a typo never silently falls back to a default.
     train:  {epochs: 5, batch_size: 256, lr: 5.0e-4, precision: bf16}
 
 ``model.params`` go to :func:`jetgraph.models.build_encoder`, ``loss.params`` to
-:func:`jetgraph.losses.build_loss`, ``augment.transforms`` to :func:`jetgraph.augment.build`.
+:func:`jetgraph.losses.build_loss`, ``augment.transforms`` to :func:`jetgraph.augment.build_transforms`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,16 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from jetgraph.errors import JetGraphError, suggest
+from jetgraph.errors import JetGraphError
 from jetgraph.outputs import written_atomically
+from jetgraph.settings import Overrides, apply_overrides, from_mapping, origin, read_yaml
+
+if TYPE_CHECKING:
+    from torch import nn
 
 VIEWS = ("two", "replicas", "detector", "showers")
 SCHEDULES = ("cosine", "constant")
@@ -67,6 +71,24 @@ class ModelConfig:
     """What probes and ``jetgraph embed`` read: 0 the encoder's output (the representation); k >= 1 the
     output of the projection head's k-th layer (JetCLR's linear classifier test reads layer 1)."""
 
+    def build(self, in_features: int | None = None) -> tuple[nn.Module, nn.Module]:
+        """The encoder (:data:`jetgraph.models.ENCODERS`) and its projection head, as this section describes them.
+
+        Args:
+            in_features: the encoder's input columns or channels; this section's ``in_features`` by default.
+
+        Raises:
+            ConfigError: the number of inputs is not known yet (the trainer finds it from the data).
+            ModelError: an unknown encoder or parameter, or a bad value.
+        """
+        from jetgraph.models import ProjectionHead, build_encoder
+
+        features = self.in_features if in_features is None else in_features
+        if features is None:
+            raise ConfigError("model.in_features is not set; expected the encoder's input columns (from the data)")
+        encoder = build_encoder(self.encoder, features, **self.params)
+        return encoder, ProjectionHead(encoder.rep_dim, **self.head)
+
 
 @dataclass
 class AugmentConfig:
@@ -78,7 +100,7 @@ class AugmentConfig:
     ``showers``: two showers of one hard parton, consecutive jets of a ``jetgraph generate --showers 2``
     file (then ``transforms``; ``train.batch_size`` counts jets, so it makes half as many pairs)."""
     transforms: list[Any] = field(default_factory=list)
-    """Particle transforms, a registry list (:func:`jetgraph.augment.build`), applied to each view."""
+    """Particle transforms, a registry list (:func:`jetgraph.augment.build_transforms`), applied to each view."""
     image_transforms: list[Any] = field(default_factory=list)
     """Image encoders: image transforms applied to each view after pixelisation."""
     pixels: int = 32
@@ -141,93 +163,15 @@ class PretrainConfig:
 # --------------------------------------------------------------------------------------- loading
 
 
-def _check_type(where: str, value: Any, hint: Any) -> Any:
-    """``value`` converted to the field type ``hint`` (str, int, float, bool, list, dict, Optional)."""
-    text = str(hint)
-    optional = "None" in text
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError(f"{where}: null is not allowed; expected {text.replace(' | None', '')}")
-    if text.startswith("list"):
-        values = value if isinstance(value, list) else [value]  # one path is a list of one
-        return [str(v) for v in values] if "str" in text else values
-    if text.startswith("dict"):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: {value!r} is not a mapping; expected keys and values")
-        return value
-    if "bool" in text:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: {value!r}; expected true or false")
-        return value
-    if "int" in text and "float" not in text:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: {value!r}; expected an integer")
-        return value
-    if "float" in text:
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: {value!r}; expected a number")
-        return float(value)
-    if "str" in text:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: {value!r}; expected a string")
-        return value
-    return value
-
-
-def _origin(key: str, source: str, overrides: dict[str, str]) -> str:
-    """Who set the dotted ``key``: the ``--set`` that did (in the user's words), else the config ``source``."""
-    for dotted, text in reversed(overrides.items()):
-        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
-            return f"--set {text}"
-    return f"{source}: {key}"
-
-
-def _section(cls: type, values: Any, section: str, source: str, overrides: dict[str, str]) -> Any:
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        where = _origin(section, source, overrides)
-        raise ConfigError(f"{where}: {values!r} is not a mapping; expected keys of {cls.__name__}")
-    hints = get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in values.items():
-        where = _origin(f"{section}.{key}", source, overrides)
-        if key not in names:
-            where = where if where.startswith("--set") else f"{source}: {section}"
-            raise ConfigError(f"{where}: unknown key {key!r}{suggest(str(key), names) or f'; expected one of {names}'}")
-        kwargs[key] = _check_type(where, value, hints[key])
-    return cls(**kwargs)
-
-
-def from_dict(
-    values: dict[str, Any], source: str = "<config>", overrides: dict[str, str] | None = None
-) -> PretrainConfig:
-    """A checked :class:`PretrainConfig` from nested dicts (as read from YAML).
+def from_dict(values: dict[str, Any], source: str = "<config>", overrides: Overrides | None = None) -> PretrainConfig:
+    """A checked :class:`PretrainConfig` from nested dicts (as read from YAML; run metadata is skipped).
 
     ``overrides`` maps the dotted keys that ``--set`` changed to the user's ``key=value`` text, so that
     an error in one of them names the ``--set`` rather than the file.
     """
-    overrides = overrides or {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections {_SECTIONS}; got {type(values).__name__}")
-    sections = {}
-    for key, value in values.items():
-        if key in RUN_METADATA:
-            continue
-        if key not in _SECTIONS:
-            where = _origin(str(key), source, overrides).removesuffix(f": {key}")
-            raise ConfigError(
-                f"{where}: unknown section {key!r}{suggest(str(key), _SECTIONS) or ''}; expected {list(_SECTIONS)}"
-            )
-        sections[key] = _section(_SECTIONS[key], value, key, source, overrides)
-    config = PretrainConfig(**sections)
+    if isinstance(values, dict):
+        values = {k: v for k, v in values.items() if k not in RUN_METADATA}
+    config = from_mapping(PretrainConfig, values, source, ConfigError, overrides)
     validate(config, source, overrides)
     return config
 
@@ -248,7 +192,7 @@ def differences(before: PretrainConfig, after: PretrainConfig) -> dict[str, tupl
     return {key: (old.get(key), new.get(key)) for key in {**old, **new} if old.get(key) != new.get(key)}
 
 
-def validate(config: PretrainConfig, source: str = "<config>", overrides: dict[str, str] | None = None) -> None:
+def validate(config: PretrainConfig, source: str = "<config>", overrides: Overrides | None = None) -> None:
     """Values that cannot work, each reported with the key that holds it."""
     train = config.train
     head_layers = config.model.head.get("layers", 2)  # a bad value is the head's own error, when it is built
@@ -288,46 +232,9 @@ def validate(config: PretrainConfig, source: str = "<config>", overrides: dict[s
         if not ok:
             section, name = key.split(".")
             value = getattr(getattr(config, section), name)
-            where = _origin(key, source, overrides or {})
+            where = origin(key, source, overrides or {})
             shown = where if where.startswith("--set") else f"{source}: {key}={value!r}"
             raise ConfigError(f"{shown}; expected {expected}")
-
-
-def _yaml_problem(err: yaml.YAMLError) -> str:
-    """One line: what the YAML parser found wrong, and where."""
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    mark = getattr(err, "problem_mark", None)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"train.epochs=5"`` -> ``(["train", "epochs"], 5)``; the value is read as YAML (``[a, b]``, ``null``)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set {text!r}: expected key=value, e.g. train.epochs=5")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as err:
-        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({_yaml_problem(err)})") from None
-    return key.strip().split("."), value
-
-
-def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Nested ``values`` with each ``key=value`` of ``overrides`` set (sections and dict keys are created)."""
-    for text in overrides:
-        path, value = parse_override(text)
-        if not isinstance(values, dict):
-            raise ConfigError(f"--set {text!r}: the config is not a mapping of sections {list(_SECTIONS)}")
-        if len(path) < 2:
-            raise ConfigError(f"--set {text!r}: expected section.key=value, sections {list(_SECTIONS)}")
-        node = values
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {text!r}: {part!r} holds {child!r}, not a section")
-            node = child
-        node[path[-1]] = value
-    return values
 
 
 def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> PretrainConfig:
@@ -336,22 +243,9 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
     Raises:
         ConfigError: an unreadable file, invalid YAML, an unknown section or key, a bad value.
     """
-    values: dict[str, Any] = {}
-    source = "<defaults>"
-    if path is not None:
-        source = str(path)
-        try:
-            text = Path(path).read_text()
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot read the config ({err.strerror})") from None
-        try:
-            values = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
-    overrides = list(overrides or [])
-    values = apply_overrides(values, overrides)
-    origins = {".".join(parse_override(text)[0]): text for text in overrides}
-    return from_dict(values, source, origins)
+    values = read_yaml(path, "config", ConfigError) if path is not None else {}
+    origins = apply_overrides(values, list(overrides or []), ConfigError)
+    return from_dict(values, "<defaults>" if path is None else str(path), origins)
 
 
 def save_config(config: PretrainConfig, path: str | os.PathLike, **extra: Any) -> Path:
@@ -361,20 +255,8 @@ def save_config(config: PretrainConfig, path: str | os.PathLike, **extra: Any) -
     return Path(path)
 
 
-def read_resolved(path: str | os.PathLike) -> PretrainConfig:
-    """The config saved in a run directory by :func:`save_config`."""
-    return load_config(path)
-
-
 RUN_METADATA = ("version", "torch")
 """Top-level keys :func:`save_config` adds to a run's config, skipped when it is read back."""
-_SECTIONS: dict[str, type] = {
-    "data": DataConfig,
-    "model": ModelConfig,
-    "augment": AugmentConfig,
-    "loss": LossConfig,
-    "train": TrainConfig,
-}
 
 __all__ = [
     "AugmentConfig",
@@ -384,10 +266,8 @@ __all__ = [
     "ModelConfig",
     "PretrainConfig",
     "TrainConfig",
-    "apply_overrides",
     "differences",
     "from_dict",
     "load_config",
-    "read_resolved",
     "save_config",
 ]

@@ -31,9 +31,10 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from jetgraph.batch import JetBatch
+from jetgraph.checks import Checks
 from jetgraph.errors import FileFormatError, JetGraphError
 from jetgraph.io import iterate
-from jetgraph.io.files import expand_paths
+from jetgraph.paths import expand_paths
 
 DEFAULT_STEP_SIZE = 10_000
 """Jets per unit of work (read at once)."""
@@ -43,10 +44,7 @@ class DataError(JetGraphError, ValueError):
     """A bad dataset argument: batch size, buffer, shard."""
 
 
-def _positive(name: str, value: int, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise DataError(f"{name}={value!r}: expected an integer >= {minimum}")
-    return int(value)
+check = Checks(DataError)
 
 
 def distributed_rank() -> tuple[int, int]:
@@ -96,21 +94,21 @@ class JetDataset(IterableDataset):
         self.files = expand_paths(paths)
         if not self.files:
             raise FileFormatError(f"{paths}: no input files")
-        self.batch_size = _positive("batch_size", batch_size)
-        self.step_size = _positive("step_size", step_size)
-        self.shuffle_buffer = _positive("shuffle_buffer", shuffle_buffer, minimum=0)
+        self.batch_size = check.integer("JetDataset", "batch_size", batch_size, low=1)
+        self.step_size = check.integer("JetDataset", "step_size", step_size, low=1)
+        self.shuffle_buffer = check.integer("JetDataset", "shuffle_buffer", shuffle_buffer, low=0)
         self.recipe = recipe
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
-        self.group = _positive("group", group)
+        self.group = check.integer("JetDataset", "group", group, low=1)
         for name in ("batch_size", "step_size"):
             if getattr(self, name) % self.group:
                 raise DataError(f"{name}={getattr(self, name)}: expected a multiple of group={self.group}")
         if (rank is None) != (world_size is None):
             raise DataError("give both rank and world_size, or neither (then torch.distributed decides)")
         if world_size is not None:
-            _positive("world_size", world_size)
-            if not 0 <= _positive("rank", rank, minimum=0) < world_size:
+            check.integer("JetDataset", "world_size", world_size, low=1)
+            if not 0 <= check.integer("JetDataset", "rank", rank, low=0) < world_size:
                 raise DataError(f"rank={rank!r}: expected 0 <= rank < world_size={world_size}")
         else:  # asked here, in the rank's own process: DataLoader workers do not see the group
             rank, world_size = distributed_rank()
@@ -119,7 +117,7 @@ class JetDataset(IterableDataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle for ``epoch`` (call before iterating, in every rank, as with DistributedSampler)."""
-        self.epoch = _positive("epoch", epoch, minimum=0)
+        self.epoch = check.integer("JetDataset", "epoch", epoch, low=0)
 
     def shard(self) -> tuple[int, int]:
         """``(shard, shards)`` of the iterating process: DDP rank x DataLoader worker."""

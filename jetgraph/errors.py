@@ -1,7 +1,7 @@
 """Every failure a user can cause is a :class:`JetGraphError`.
 
 The CLI turns these into one line and exit code 2, so each message must stand alone: it names the
-file, the field and what was expected (DESIGN.md, Habits).
+file, the field and what was expected, in the words of the interface the user typed (a CLI option).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Raw kinematics → model inputs: node features, edges in the (η, φ) plane, dense padding, jet images.
+"""Raw kinematics → model inputs: node features, edges in the (η, φ) plane, dense padding.
 
-Everything here runs on a :class:`~jetgraph.batch.JetBatch` *after* augmentation (DESIGN.md), so a
+Everything here runs on a :class:`~jetgraph.batch.JetBatch` *after* augmentation, so a
 rotated or smeared jet gets its features from its new kinematics; nothing here knows an augmentation
 happened. The reference frame of every feature is the jet as read (``jet_pt, jet_eta, jet_phi,
 jet_energy`` of the batch), not a jet recomputed from the particles.
@@ -12,9 +12,9 @@ batch's device and return float32 features and int64 indices.
 - :func:`knn_edges`, :func:`radius_edges`: ``edge_index`` within each jet, built in torch (``cdist`` +
   ``topk`` on a padded batch) because ``torch_geometric.nn.knn_graph`` needs pyg-lib/torch-cluster,
   which are not installable here;
-- :func:`to_dense`: padding and mask at the door of a dense encoder (transformer), hardest first;
-- :func:`pixelise`: (Tracks, ECAL, HCAL) jet images, the batched twin of
-  :func:`jetgraph.generate.images.pixelise`.
+- :func:`to_dense`: padding and mask at the door of a dense encoder (transformer), hardest first.
+
+Jet images for image encoders are :func:`jetgraph.images.pixelise`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import torch
 from torch_geometric.utils import to_dense_batch
 
 from jetgraph.batch import TRACK_LAYER, JetBatch, relative, wrap_phi
-from jetgraph.errors import JetGraphError, SchemaError
-from jetgraph.generate.detector import EM_PIDS, INVISIBLE_PIDS
-from jetgraph.generate.images import CHANNELS, ImageGrid
+from jetgraph.checks import Checks
+from jetgraph.errors import JetGraphError
+from jetgraph.schema import CHARGED_HADRON_PIDS
 
 KINEMATIC_FEATURES = ("log_pt", "log_energy", "log_pt_rel", "log_energy_rel", "deta", "dphi", "delta_r")
 """Columns every batch gets, in this order (``*_rel``: divided by the jet's pT / energy; d*: to the jet axis)."""
@@ -38,8 +38,6 @@ PID_FEATURES = ("is_charged_hadron", "is_neutral_hadron", "is_photon", "is_elect
 """One-hot particle type (JetClass convention) added when the batch has ``pid`` and ``pid_classes=True``."""
 LAYER_FEATURES = ("is_ecal", "is_hcal", "is_track")
 """One-hot detector layer (0 ECAL cell, 1 HCAL cell, 2 track) added when the batch has ``layer``."""
-CHARGED_HADRON_PIDS = (211, 321, 2212, 3112, 3222, 3312, 3334)
-"""``|pid|`` of charged hadrons, used to classify hadrons only when the batch has no ``charge``."""
 MIN_MOMENTUM = 1e-8
 """GeV: pT and energies are clamped here before a log, so a zero-pT particle gets a finite feature."""
 MAX_PAIRS = 2**25
@@ -141,10 +139,7 @@ def node_features(batch: JetBatch, pid_classes: bool = True) -> torch.Tensor:
     return torch.cat(out, dim=1)
 
 
-def _check_count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise FeatureError(f"{name}={value!r}: expected an integer >= {minimum}")
-    return int(value)
+check = Checks(FeatureError)
 
 
 def _coordinates(batch: JetBatch, coordinates: torch.Tensor | None) -> torch.Tensor:
@@ -243,7 +238,7 @@ def knn_edges(
     Raises:
         FeatureError: bad ``k`` or ``coordinates`` not of shape (num_nodes, D).
     """
-    k = _check_count("k", k, 0)
+    k = check.integer("features", "k", k, low=0)
     return _neighbours(batch, _coordinates(batch, coordinates), k, loop)
 
 
@@ -267,7 +262,7 @@ def radius_edges(
     """
     if isinstance(r, bool) or not isinstance(r, numbers.Real) or not math.isfinite(r) or r <= 0:
         raise FeatureError(f"r={r!r}: expected a positive radius (e.g. 0.2 in ΔR)")
-    max_neighbours = _check_count("max_neighbours", max_neighbours, 1)
+    max_neighbours = check.integer("features", "max_neighbours", max_neighbours, low=1)
     return _neighbours(batch, _coordinates(batch, coordinates), max_neighbours, loop, float(r))
 
 
@@ -301,64 +296,9 @@ def to_dense(x: torch.Tensor, batch: JetBatch, max_particles: int | None = None)
         raise FeatureError(f"x has {x.size(0)} rows: expected one per particle ({batch.num_nodes})")
     if max_particles is None:
         return to_dense_batch(x, batch.batch, batch_size=batch.num_jets)
-    max_particles = _check_count("max_particles", max_particles, 1)
+    max_particles = check.integer("features", "max_particles", max_particles, low=1)
     order = hardest_first(batch)
     return to_dense_batch(x[order], batch.batch[order], batch_size=batch.num_jets, max_num_nodes=max_particles)
-
-
-def _channel_weights(batch: JetBatch) -> torch.Tensor:
-    """(3, N) what each particle puts into Tracks, ECAL, HCAL (zeros where it puts nothing)."""
-    if "layer" in batch:  # detector view: cells by layer, tracks
-        layer = batch.layer
-        masks = (layer == TRACK_LAYER, layer == 0, layer == 1)
-    else:
-        missing = [name for name in ("pid", "charge") if name not in batch]
-        if missing:
-            raise SchemaError(
-                f"pixelise needs 'pid' and 'charge' to sort particles into {list(CHANNELS)} (or a detector "
-                f"view with 'layer'); the batch lacks {missing}"
-            )
-        apid = batch.pid.abs()
-        em = torch.isin(apid, torch.tensor(EM_PIDS, device=apid.device))
-        invisible = torch.isin(apid, torch.tensor(INVISIBLE_PIDS, device=apid.device))
-        masks = (batch.charge != 0, em, ~em & ~invisible)
-    values = (batch.pt, batch.energy, batch.energy)
-    return torch.stack([torch.where(m, v, torch.zeros_like(v)) for m, v in zip(masks, values, strict=True)])
-
-
-def pixelise(batch: JetBatch, pixels: int = 32, width: float = 1.6) -> torch.Tensor:
-    """Jet images (Tracks, ECAL, HCAL) centred on each jet's axis, like :func:`jetgraph.generate.images.pixelise`.
-
-    Rows are η and columns φ relative to ``jet_eta``/``jet_phi`` (φ wrapped); pixel i covers [i, i + 1)
-    in ``u = Δη / pixel_size + pixels / 2`` (same for φ); what falls outside is dropped. Channels:
-
-    - particles (no ``layer``; need ``pid`` and ``charge``): Tracks = pT of charged particles, ECAL =
-      energy of |pid| 11, 22, HCAL = energy of the rest except neutrinos and muons (|pid| 12, 13, 14, 16);
-    - detector views (``layer``, :func:`jetgraph.batch.detector_view`): Tracks = pT of tracks (layer 2),
-      ECAL / HCAL = energy of layer 0 / 1 cells.
-
-    Positions are computed in float64, so a deposit lands in the same pixel as with the numpy version.
-
-    Shapes:
-        returns (num_jets, 3, pixels, pixels) float32, in GeV.
-
-    Raises:
-        ImageError: ``pixels`` or ``width`` not positive.
-        SchemaError: a particle-level batch without ``pid`` or ``charge``.
-    """
-    grid = ImageGrid(pixels, width)
-    pixels, size = grid.pixels, grid.pixel_size
-    weights = _channel_weights(batch).float()  # (3, N)
-    jet = batch.batch
-    u = (batch.eta.double() - batch.jet_eta.double()[jet]) / size + pixels / 2
-    v = wrap_phi(batch.phi.double() - batch.jet_phi.double()[jet]) / size + pixels / 2
-    inside = (u >= 0) & (u < pixels) & (v >= 0) & (v < pixels)
-    pixel = u.clamp(0, pixels - 1).long() * pixels + v.clamp(0, pixels - 1).long()  # outside: weight 0
-    channel = torch.arange(len(CHANNELS), device=jet.device).view(-1, 1)
-    index = (jet * len(CHANNELS) + channel) * pixels**2 + pixel  # (3, N)
-    images = torch.zeros(batch.num_jets * len(CHANNELS) * pixels**2, dtype=torch.float32, device=jet.device)
-    images.index_add_(0, index.reshape(-1), (weights * inside).reshape(-1))
-    return images.view(batch.num_jets, len(CHANNELS), pixels, pixels)
 
 
 __all__ = [
@@ -373,7 +313,6 @@ __all__ = [
     "knn_edges",
     "node_features",
     "num_node_features",
-    "pixelise",
     "radius_edges",
     "to_dense",
     "wrap_phi",

@@ -1,7 +1,7 @@
 """What an encoder sees: augmented positive pairs for pretraining, plain inputs for embedding.
 
 Graph encoders take a :class:`~jetgraph.batch.JetBatch` (particles, or a detector replica's cells
-and tracks); image encoders take jet images made by :func:`jetgraph.features.pixelise`. One
+and tracks); image encoders take jet images made by :func:`jetgraph.images.pixelise`. One
 :class:`Inputs` object per run turns a batch of jets into either, so the trainer, the embedding and
 the probes agree on what a jet looks like to the model.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from jetgraph.augment import ReplicaViews, ShowerViews, TwoViews, build
+from jetgraph.augment import ReplicaViews, ShowerViews, TwoViews, build_transforms
 from jetgraph.batch import JetBatch, detector_view
 from jetgraph.config import AugmentConfig, ConfigError
-from jetgraph.features import pixelise
+from jetgraph.images import ImageGrid, pixelise
 
 EncoderInput = JetBatch | torch.Tensor
 
@@ -33,10 +33,10 @@ class Inputs:
     def __init__(self, config: AugmentConfig, input_kind: str) -> None:
         self.config = config
         self.input_kind = input_kind
-        particles = build(config.transforms)
+        particles = build_transforms(config.transforms)
         if particles.kind != "particles":
             raise ConfigError("augment.transforms: image transforms belong in augment.image_transforms")
-        self.image_transforms = build(config.image_transforms)
+        self.image_transforms = build_transforms(config.image_transforms)
         if len(self.image_transforms) and (input_kind != "image" or self.image_transforms.kind != "images"):
             raise ConfigError(
                 f"augment.image_transforms={config.image_transforms!r}: only image transforms, and only for "
@@ -51,7 +51,7 @@ class Inputs:
 
     def _encode(self, batch: JetBatch) -> EncoderInput:
         if self.input_kind == "image":
-            return pixelise(batch, self.config.pixels, self.config.width)
+            return pixelise(batch, ImageGrid(self.config.pixels, self.config.width))
         return batch
 
     @staticmethod

@@ -21,9 +21,7 @@ check it with one small ``all_gather`` of the shapes per call and raise :class:`
 
 from __future__ import annotations
 
-import inspect
 import math
-from numbers import Real
 from typing import Any
 
 import torch
@@ -31,7 +29,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from jetgraph.errors import JetGraphError, suggest
+from jetgraph.checks import Checks
+from jetgraph.data import distributed_rank
+from jetgraph.errors import JetGraphError
+from jetgraph.registry import Registry
 
 __all__ = [
     "LOSSES",
@@ -54,27 +55,8 @@ class LossError(JetGraphError, ValueError):
 # helpers
 
 
-def _world() -> tuple[int, int]:
-    """``(rank, world_size)`` of the default torch.distributed group, ``(0, 1)`` without one."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _real(owner: str, name: str, value: Any, *, minimum: float = 0.0, strict: bool = True) -> float:
-    """``value`` as a finite float > ``minimum`` (``strict``) or >= ``minimum``, else LossError."""
-    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > minimum if strict else value >= minimum)
-    if not ok:
-        relation = ">" if strict else ">="
-        raise LossError(f"{owner}: {name}={value!r}: expected a finite number {relation} {minimum:g}")
-    return float(value)
-
-
-def _flag(owner: str, name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise LossError(f"{owner}: {name}={value!r}: expected True or False")
-    return value
+check = Checks(LossError)
+"""The parameter checks of every loss (:class:`jetgraph.checks.Checks`)."""
 
 
 def _check_pair(owner: str, z1: Any, z2: Any, minimum_rows: int = 1) -> None:
@@ -114,7 +96,7 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, tensor: Tensor) -> Tensor:
-        rank, world = _world()
+        rank, world = distributed_rank()
         ctx.rank, ctx.rows = rank, tensor.shape[0]
         tensor = tensor.contiguous()
         parts = [torch.empty_like(tensor) for _ in range(world)]
@@ -136,7 +118,7 @@ def _same_shape_on_every_rank(z: Tensor, owner: str, name: str) -> None:
     collective per call; the alternative, trusting that the data pipeline drops the last partial
     batch, fails in ways that are hard to trace.
     """
-    _, world = _world()
+    _, world = distributed_rank()
     shape = torch.tensor(z.shape, dtype=torch.int64, device=z.device)
     shapes = [torch.empty_like(shape) for _ in range(world)]
     dist.all_gather(shapes, shape)
@@ -169,7 +151,7 @@ def gather_with_grad(z: Tensor, owner: str = "gather_with_grad") -> Tensor:
     Shapes:
         z: ``(N, *)`` → ``(N * world_size, *)``.
     """
-    _, world = _world()
+    _, world = distributed_rank()
     if world == 1:
         return z
     _same_shape_on_every_rank(z, owner, "z")
@@ -217,9 +199,9 @@ class NTXentLoss(torch.nn.Module):
 
     def __init__(self, temperature: float = 0.1, learnable: bool = False, gather_distributed: bool = True) -> None:
         super().__init__()
-        temperature = _real("NTXentLoss", "temperature", temperature)
-        self.learnable = _flag("NTXentLoss", "learnable", learnable)
-        self.gather_distributed = _flag("NTXentLoss", "gather_distributed", gather_distributed)
+        temperature = check.number("NTXentLoss", "temperature", temperature, low=0.0, strict=True, finite=True)
+        self.learnable = check.boolean("NTXentLoss", "learnable", learnable)
+        self.gather_distributed = check.boolean("NTXentLoss", "gather_distributed", gather_distributed)
         if self.learnable:
             if not self.min_temperature <= temperature <= self.max_temperature:
                 raise LossError(
@@ -258,7 +240,7 @@ class NTXentLoss(torch.nn.Module):
         batch = z1.shape[0]
         z = torch.cat([F.normalize(_at_least_float32(z1), dim=1), F.normalize(_at_least_float32(z2), dim=1)])
 
-        rank, world = _world()
+        rank, world = distributed_rank()
         if self.gather_distributed and world > 1:
             # rows of rank r: [z1_r; z2_r] at r*2B ... (r+1)*2B, so this rank's anchor j is column offset+j
             _same_shape_on_every_rank(z1, "NTXentLoss", "z1")
@@ -328,11 +310,11 @@ class VICRegLoss(torch.nn.Module):
         gather_distributed: bool = True,
     ) -> None:
         super().__init__()
-        self.sim_weight = _real("VICRegLoss", "sim_weight", sim_weight, strict=False)
-        self.var_weight = _real("VICRegLoss", "var_weight", var_weight, strict=False)
-        self.cov_weight = _real("VICRegLoss", "cov_weight", cov_weight, strict=False)
-        self.eps = _real("VICRegLoss", "eps", eps)
-        self.gather_distributed = _flag("VICRegLoss", "gather_distributed", gather_distributed)
+        self.sim_weight = check.number("VICRegLoss", "sim_weight", sim_weight, low=0.0, finite=True)
+        self.var_weight = check.number("VICRegLoss", "var_weight", var_weight, low=0.0, finite=True)
+        self.cov_weight = check.number("VICRegLoss", "cov_weight", cov_weight, low=0.0, finite=True)
+        self.eps = check.number("VICRegLoss", "eps", eps, low=0.0, strict=True, finite=True)
+        self.gather_distributed = check.boolean("VICRegLoss", "gather_distributed", gather_distributed)
 
     def variance(self, z: Tensor) -> Tensor:
         """The hinge ``mean_d relu(1 - sqrt(Var(z[:, d]) + eps))``.
@@ -373,7 +355,7 @@ class VICRegLoss(torch.nn.Module):
         batch = z1.shape[0]
         invariance = F.mse_loss(z1, z2)
 
-        _, world = _world()
+        _, world = distributed_rank()
         if self.gather_distributed and world > 1:
             _same_shape_on_every_rank(z1, "VICRegLoss", "z1")
             everything = _GatherWithGrad.apply(torch.cat([z1, z2])).view(world, 2 * batch, -1)
@@ -417,7 +399,7 @@ def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> Tensor:
     Shapes:
         z1, z2: ``(B, D)`` → ``()``.
     """
-    alpha = _real("alignment", "alpha", alpha)
+    alpha = check.number("alignment", "alpha", alpha, low=0.0, strict=True, finite=True)
     _check_pair("alignment", z1, z2)
     difference = F.normalize(_at_least_float32(z1), dim=1) - F.normalize(_at_least_float32(z2), dim=1)
     return difference.norm(dim=1).pow(alpha).mean()
@@ -454,7 +436,7 @@ def uniformity(z: Tensor, t: float = 2.0) -> Tensor:
     Shapes:
         z: ``(N, D)`` with ``N >= 2`` → ``()``.
     """
-    t = _real("uniformity", "t", t)
+    t = check.number("uniformity", "t", t, low=0.0, strict=True, finite=True)
     if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[0] < 2 or not z.is_floating_point():
         shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
         raise LossError(f"uniformity: z has shape {shape!r}: expected a floating tensor (N, D) with N >= 2")
@@ -466,34 +448,14 @@ def uniformity(z: Tensor, t: float = 2.0) -> Tensor:
 # registry
 
 
-LOSSES: dict[str, type[torch.nn.Module]] = {"ntxent": NTXentLoss, "vicreg": VICRegLoss}
-"""The losses a config can name."""
+LOSSES = Registry("loss", LossError, {"ntxent": NTXentLoss, "vicreg": VICRegLoss})
+"""The losses a config can name (``loss.name``)."""
 
 
 def build_loss(name: str, **params: Any) -> torch.nn.Module:
-    """Build the loss registered as ``name`` with keyword ``params``.
-
-    Args:
-        name: a key of :data:`LOSSES` (``"ntxent"``, ``"vicreg"``).
-        **params: keyword arguments of that loss's constructor.
-
-    Returns:
-        The loss module.
+    """The loss registered as ``name`` (``"ntxent"``, ``"vicreg"``) with keyword ``params``.
 
     Raises:
-        LossError: for an unknown name (with the nearest known names) or an unknown parameter (with
-            the accepted ones).
+        LossError: for an unknown name or parameter (with the nearest known one), or a bad value.
     """
-    known = list(LOSSES)
-    if not isinstance(name, str) or name not in LOSSES:
-        hint = suggest(name.lower(), known) if isinstance(name, str) else ""
-        raise LossError(f"build_loss: name={name!r}: expected one of {', '.join(map(repr, known))}{hint}")
-    cls = LOSSES[name]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    for key in params:
-        if key not in accepted:
-            raise LossError(
-                f"build_loss({name!r}): unknown parameter {key!r}: expected one of {', '.join(accepted)}"
-                f"{suggest(key, accepted)}"
-            )
-    return cls(**params)
+    return LOSSES.build(name, **params)

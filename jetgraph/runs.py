@@ -17,6 +17,7 @@ One process writes a run: ``pretrain`` holds ``RUN/.lock`` and a probe ``RUN/pro
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import warnings
@@ -25,7 +26,7 @@ from typing import Any
 
 import torch
 
-from jetgraph.config import PretrainConfig, read_resolved
+from jetgraph.config import PretrainConfig, load_config
 from jetgraph.errors import JetGraphError
 from jetgraph.outputs import written_atomically
 
@@ -130,30 +131,27 @@ def run_config(run_dir: str | os.PathLike) -> PretrainConfig:
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise RunError(f"{run_dir}: not a run directory (no {CONFIG}); expected the --out of jetgraph pretrain")
-    return read_resolved(path)
+    return load_config(path)
 
 
 def _load(
-    run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None, with_head: bool
-) -> tuple[torch.nn.Module, torch.nn.Module | None, PretrainConfig, dict[str, Any]]:
-    """The run's encoder (and projection head) from one read of its checkpoint, in eval mode on the CPU."""
-    from jetgraph.models import ProjectionHead, build_encoder
-
+    run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None
+) -> tuple[torch.nn.Module, torch.nn.Module, PretrainConfig, dict[str, Any]]:
+    """The run's encoder and projection head from one read of its checkpoint, in eval mode on the CPU."""
     config = run_config(run_dir)
     if checkpoint is None:
         path, state = load_latest(run_dir)
     else:
         path, state = Path(checkpoint), load_checkpoint(checkpoint)
-    encoder = build_encoder(config.model.encoder, state["in_features"], **config.model.params)
-    head = ProjectionHead(encoder.rep_dim, **config.model.head) if with_head else None
+    encoder, head = config.model.build(state.get("in_features"))
     try:
         encoder.load_state_dict(state["encoder"])
-        if head is not None:
-            head.load_state_dict(state["head"])
+        head.load_state_dict(state["head"])
     except (KeyError, RuntimeError) as err:
-        raise RunError(f"{path}: does not match the model of {run_dir}/{CONFIG} ({err})") from None
+        first = str(err).strip().splitlines()[0][:200]
+        raise RunError(f"{path}: does not match the model of {run_dir}/{CONFIG} ({first})") from None
     info = {"step": int(state["step"]), "path": str(path)}
-    return encoder.eval(), None if head is None else head.eval(), config, info
+    return encoder.eval(), head.eval(), config, info
 
 
 def load_encoder(
@@ -167,8 +165,70 @@ def load_encoder(
     Raises:
         RunError: no config, no checkpoint, or a checkpoint of another model.
     """
-    encoder, _, config, info = _load(run_dir, checkpoint, with_head=False)
+    encoder, _, config, info = _load(run_dir, checkpoint)
     return encoder, config, info
+
+
+# fmt: off
+METRIC_FIELDS = ("step", "epoch", "split", "loss", "lr", "jets_per_s", "alignment", "uniformity", "pair_accuracy",
+                 "temperature")
+# fmt: on
+"""Columns of ``metrics.csv``; from ``loss`` on they are TensorBoard scalars too (``train/loss``, ``val/loss``...)."""
+
+
+class MetricsLog:
+    """A run's ``metrics.csv`` and TensorBoard events: one row per logged step and per evaluation.
+
+    Only the writing process (rank 0) has ``enabled``; the others log nothing. ``rows`` counts the rows
+    written, which a checkpoint stores so that a resumed run can drop the rows logged after it.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, enabled: bool = True) -> None:
+        self.path = Path(run_dir) / METRICS
+        self.enabled = enabled
+        self.rows = 0
+        self._purge_step: int | None = None
+        self._writer: Any = None
+
+    def start(self) -> None:
+        """A new run: no rows yet."""
+        if self.enabled:
+            self.path.unlink(missing_ok=True)
+
+    def resume(self, rows: int, step: int) -> None:
+        """A resumed run: keep the first ``rows`` rows, and TensorBoard's events up to ``step``."""
+        self.rows, self._purge_step = rows, step + 1
+        if self.enabled and self.path.exists():
+            with self.path.open() as handle:
+                kept = list(csv.DictReader(handle))[:rows]
+            with self.path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, METRIC_FIELDS)
+                writer.writeheader()
+                writer.writerows(kept)
+
+    def write(self, row: dict[str, Any]) -> None:
+        """One row (``step``, ``epoch``, ``split`` and any of the metric columns)."""
+        if not self.enabled:
+            return
+        new = not self.path.exists()
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, METRIC_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k, "") for k in METRIC_FIELDS})
+        self.rows += 1
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.path.parent), purge_step=self._purge_step)
+        for key in METRIC_FIELDS[3:]:
+            if row.get(key) not in (None, ""):
+                self._writer.add_scalar(f"{row['split']}/{key}", float(row[key]), int(row["step"]))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def load_representation(
@@ -182,14 +242,16 @@ def load_representation(
     """
     from jetgraph.models import HeadLayers
 
-    layer = run_config(run_dir).model.probe_layer
-    encoder, head, config, info = _load(run_dir, checkpoint, with_head=layer > 0)
-    if head is None:
+    encoder, head, config, info = _load(run_dir, checkpoint)
+    layer = config.model.probe_layer
+    if layer == 0:
         return encoder, config, info
     return HeadLayers(encoder, head.upto(layer), head.width(layer)).eval(), config, info
 
 
 __all__ = [
+    "METRIC_FIELDS",
+    "MetricsLog",
     "RunError",
     "checkpoint_path",
     "checkpoints",

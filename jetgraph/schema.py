@@ -1,4 +1,4 @@
-"""The canonical jet: one awkward record per jet, GeV and radians, float32 (DESIGN.md).
+"""The canonical jet: one awkward record per jet, GeV and radians, float32.
 
 Fields of a jet record:
 
@@ -18,6 +18,7 @@ file and the first offending entry) and drops them or raises. Nothing is silentl
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -38,10 +39,26 @@ CELL_FIELDS = ("eta", "phi", "energy", "layer")
 TRACK_FIELDS = ("pt", "eta", "phi", "charge")
 RECORDS = ("part", "jet", "truth", "cells", "tracks")
 
+EM_PIDS = (11, 22)
+"""``|pid|`` that shower electromagnetically (electrons, photons): all their energy goes to the ECAL."""
+INVISIBLE_PIDS = (12, 13, 14, 16)
+"""``|pid|`` that leave nothing in the calorimeters (neutrinos, muons)."""
+CHARGED_HADRON_PIDS = (211, 321, 2212, 3112, 3222, 3312, 3334)
+"""``|pid|`` of long-lived charged hadrons (pi, K, p, Sigma, Xi, Omega), for files with a pid but no charge."""
+
 INTEGER_FIELDS = {"pid": np.int32, "layer": np.int32, "nparticles": np.int32, "label": np.int32, "event": np.int32}
 """Fields stored as integers; every other number is float32."""
 
 OnBad = Literal["drop", "raise"]
+
+
+def wrap_phi(phi: Any) -> Any:
+    """Angles wrapped into ``(-pi, pi]``: numpy arrays, torch tensors or numbers (``%`` is a floor modulo in all).
+
+    Shapes:
+        phi: any shape; returns the same shape and dtype.
+    """
+    return math.pi - (math.pi - phi) % (2 * math.pi)
 
 
 class BadJetsWarning(UserWarning):

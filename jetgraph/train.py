@@ -15,7 +15,7 @@ the gradients. Ranks stop an epoch together when the first of them runs out of b
 
 from __future__ import annotations
 
-import csv
+import copy
 import gc
 import math
 import os
@@ -34,27 +34,15 @@ from tqdm.auto import tqdm
 import jetgraph
 from jetgraph import outputs, runs
 from jetgraph.batch import JetBatch
-from jetgraph.config import ConfigError, PretrainConfig, differences, load_config, read_resolved, save_config
+from jetgraph.config import ConfigError, PretrainConfig, differences, load_config, save_config
 from jetgraph.data import JetDataset
-from jetgraph.errors import JetGraphError, suggest
+from jetgraph.errors import JetGraphError
 from jetgraph.features import num_node_features
 from jetgraph.inputs import EncoderInput, Inputs, num_jets
-from jetgraph.io.files import expand_paths
 from jetgraph.losses import alignment, build_loss, pair_accuracy, uniformity
-from jetgraph.models import ENCODERS, ModelError, ProjectionHead, build_encoder
-
-METRIC_FIELDS = [
-    "step",
-    "epoch",
-    "split",
-    "loss",
-    "lr",
-    "jets_per_s",
-    "alignment",
-    "uniformity",
-    "pair_accuracy",
-    "temperature",
-]
+from jetgraph.models import ENCODERS
+from jetgraph.paths import expand_paths
+from jetgraph.version import __version__
 
 
 class TrainError(JetGraphError):
@@ -111,6 +99,85 @@ def cosine_schedule(total_steps: int, warmup: float, decay: str = "cosine") -> A
     return factor
 
 
+class Distributed:
+    """This process's place in a DDP group: it joins one under ``torchrun`` (gloo on CPU, NCCL on GPU)
+    when ``WORLD_SIZE`` > 1, takes part in the few collectives the trainer needs, and leaves the group
+    it joined at the end."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.owns_group = False
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            self.owns_group = True
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+        joined = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if joined else 0
+        self.world_size = dist.get_world_size() if joined else 1
+        self.is_main = self.rank == 0
+
+    def all_have(self, has_batch: bool) -> bool:
+        """True while every rank still has a batch (ranks may hold unequal shards)."""
+        if self.world_size == 1:
+            return has_batch
+        flag = torch.tensor([int(has_batch)], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item())
+
+    def average_gradients(self, parameters: list[torch.nn.Parameter]) -> None:
+        """Average the gradients of parameters that DDP does not see (a learnable temperature of the loss)."""
+        if self.world_size > 1:
+            for parameter in parameters:
+                if parameter.grad is not None:
+                    dist.all_reduce(parameter.grad)
+                    parameter.grad /= self.world_size
+
+    def close(self) -> None:
+        """Leave the group this object joined, once every rank got here (rank 0 may still be saving)."""
+        if self.owns_group and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+            self.owns_group = False
+
+
+def resolve(config: PretrainConfig, file_jets: list[int], world_size: int, warn: bool = True) -> PretrainConfig:
+    """A copy of ``config`` with what the data decides filled in: ``model.in_features`` (from the first
+    jets, as the encoder will see them) and a ``data.step_size`` small enough that every shard (rank x
+    DataLoader worker) gets some chunks (shards own whole chunks: a 5,000-jet file read in 10,000-jet
+    chunks is one chunk, and a second rank would train on nothing). The given config is not changed.
+    """
+    config = copy.deepcopy(config)
+    data, group = config.data, Inputs.group_of(config.augment)
+    shards = world_size * max(1, data.workers)
+    chunks = sum(math.ceil(n / data.step_size) for n in file_jets)
+    if shards > 1 and chunks < 2 * shards:
+        smaller = max(1, sum(file_jets) // (2 * shards))
+        smaller -= smaller % group  # whole shower pairs
+        if 0 < smaller < data.step_size:
+            if warn:
+                warnings.warn(
+                    f"data.step_size={data.step_size} makes {chunks} chunk(s) of the training files for "
+                    f"{shards} shards (ranks x workers); using data.step_size={smaller} so that each gets data",
+                    stacklevel=3,
+                )
+            data.step_size = smaller
+    if config.model.in_features is None:
+        kind = ENCODERS[config.model.encoder].input_kind
+        first = next(iter(JetDataset(data.train, 2, recipe=data.recipe, rank=0, world_size=1)))
+        inputs = Inputs(config.augment, kind).plain(first)
+        config.model.in_features = int(inputs.shape[1]) if kind == "image" else num_node_features(inputs)
+    return config
+
+
+def _optimizer(module: torch.nn.Module, loss: torch.nn.Module, train: Any) -> torch.optim.Optimizer:
+    """AdamW, with weight decay on the weight matrices only (not on biases, norms or the loss's temperature)."""
+    decay = [p for p in module.parameters() if p.ndim >= 2]
+    no_decay = [p for p in module.parameters() if p.ndim < 2] + list(loss.parameters())
+    groups = [{"params": decay, "weight_decay": train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=train.lr)
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -129,45 +196,44 @@ class Trainer:
     """Pretrain the encoder of ``config`` into ``run_dir`` (see the module for what a step does).
 
     Args:
-        config: the resolved pretraining config.
-        run_dir: where the config, checkpoints and metrics go (rank 0 writes them).
-        resume: continue from the latest checkpoint in ``run_dir`` (from scratch when there is none).
+        config: the pretraining config; it is not changed (:attr:`config` is its resolved copy).
+        run_dir: where the config, checkpoints and metrics go (rank 0 writes them, holding ``RUN/.lock``).
+        resume: continue from the latest checkpoint in ``run_dir`` that loads (from scratch when there is none).
 
     Raises:
         RunError: ``run_dir`` already holds checkpoints and ``resume`` is False.
+        OutputError: another process is writing ``run_dir``.
         ConfigError, FileFormatError, ModelError, LossError, AugmentError: from the config's pieces.
     """
 
     def __init__(self, config: PretrainConfig, run_dir: str | os.PathLike, *, resume: bool = False) -> None:
-        self.config = config
-        self.run_dir = Path(run_dir)
-        train = config.train
         if not config.data.train:
             raise ConfigError("data.train is empty; expected the training files (e.g. --set data.train=data/qg.root)")
-        if train.threads:
-            torch.set_num_threads(train.threads)
-        self.device = _device(train.device)
-        self._owns_group = False
-        self.rank, self.world_size = self._join_group()
-        self.is_main = self.rank == 0
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
+        self.run_dir = Path(run_dir)
+        self.device = _device(config.train.device)
+        self.dist = Distributed(self.device)
+        self.rank, self.world_size, self.is_main = self.dist.rank, self.dist.world_size, self.dist.is_main
         self._lock = outputs.lock(self.run_dir, "pretrain") if self.is_main else None  # one writer per run
         try:
-            self._setup(resume)
+            self._setup(config, resume)
         except BaseException:
             outputs.unlock(self._lock)
             raise
 
-    def _setup(self, resume: bool) -> None:
-        config, train = self.config, self.config.train
+    def _setup(self, config: PretrainConfig, resume: bool) -> None:
         has_checkpoints = bool(runs.checkpoints(self.run_dir))
         if has_checkpoints and not resume:
             raise runs.RunError(f"{self.run_dir} already holds checkpoints; pass --resume, or another --out")
         if resume and (self.run_dir / runs.CONFIG).is_file():
             check_resumable(config, self.run_dir)
+        self.file_jets = [jetgraph.count(path, config.data.recipe) for path in expand_paths(config.data.train)]
+        self.config = config = resolve(config, self.file_jets, self.world_size, warn=self.is_main)
+        train = config.train
 
         # data: each rank reads its own shard; drop_last keeps every batch (and rank) the same size
-        self.file_jets = [jetgraph.count(path, config.data.recipe) for path in expand_paths(config.data.train)]
-        self._fit_step_size()
+        group = Inputs.group_of(config.augment)
         self.dataset = JetDataset(
             config.data.train,
             train.batch_size,
@@ -176,21 +242,15 @@ class Trainer:
             shuffle_buffer=config.data.shuffle_buffer,
             seed=train.seed,
             drop_last=True,
-            group=Inputs.group_of(config.augment),
+            group=group,
         )
         self.loader = DataLoader(self.dataset, batch_size=None, num_workers=config.data.workers)
+        self.inputs = Inputs(config.augment, ENCODERS[config.model.encoder].input_kind)
+        self.val_batches = self._validation_batches(group) if self.is_main else []
 
-        # model: sized from the first batch's inputs, identical on every rank (seeded, then DDP broadcasts)
+        # model: identical on every rank (seeded, then DDP broadcasts)
         torch.manual_seed(train.seed)
-        encoder_class = _encoder_class(config.model.encoder)
-        self.inputs = Inputs(config.augment, encoder_class.input_kind)
-        if config.model.in_features is None:
-            probe = next(iter(JetDataset(config.data.train, 2, recipe=config.data.recipe, rank=0, world_size=1)))
-            config.model.in_features = _in_features(self.inputs.plain(probe), encoder_class.input_kind)
-        torch.manual_seed(train.seed)
-        encoder = build_encoder(config.model.encoder, config.model.in_features, **config.model.params)
-        head = ProjectionHead(encoder.rep_dim, **config.model.head)
-        self.module = Contrastive(encoder, head).to(self.device)
+        self.module = Contrastive(*config.model.build()).to(self.device)
         self.loss = build_loss(config.loss.name, **config.loss.params).to(self.device)
         self.eval_loss = build_loss(config.loss.name, **{**config.loss.params, "gather_distributed": False})
         self.model: torch.nn.Module = self.module
@@ -199,90 +259,38 @@ class Trainer:
             self.model = torch.nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
         if train.compile:
             self.model = torch.compile(self.model)
-
-        decay = [p for p in self.module.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.module.parameters() if p.ndim < 2] + list(self.loss.parameters())
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=train.lr,
-        )
-        self.steps_per_epoch = train.steps_per_epoch or self._count_steps()
-        self.total_steps = self.steps_per_epoch * train.epochs
+        self.optimizer = _optimizer(self.module, self.loss, train)
+        steps_per_epoch = train.steps_per_epoch or max(1, sum(self.file_jets) // (train.batch_size * self.world_size))
+        self.total_steps = steps_per_epoch * train.epochs
         if train.max_steps is not None:
             self.total_steps = min(self.total_steps, train.max_steps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, cosine_schedule(self.total_steps, train.warmup, train.schedule)
-        )
+        schedule = cosine_schedule(self.total_steps, train.warmup, train.schedule)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(np.random.SeedSequence([train.seed, self.rank]).generate_state(1)[0]))
-        self.step = 0
-        self.epoch = 0
-        self.batch_in_epoch = 0  # batches of the current epoch already trained on
-        self.metric_rows = 0
-        self._purge_step: int | None = None  # TensorBoard drops events after this step (a resumed run)
-        self.val_batches = self._validation_batches()
 
+        # position, metrics and the run's config.yaml (a resumed run records the settings it goes on with)
+        self.step = self.epoch = self.batch_in_epoch = 0  # batch_in_epoch: batches of this epoch trained on
+        self.log = runs.MetricsLog(self.run_dir, enabled=self.is_main)
         if resume and has_checkpoints:
-            path, state = runs.load_latest(self.run_dir)
-            self._restore(path, state)
-        elif self.is_main:
-            (self.run_dir / runs.METRICS).unlink(missing_ok=True)
-        if self.is_main:  # a resumed run records the settings it goes on with (train.epochs=14, ...)
-            save_config(config, self.run_dir / runs.CONFIG, version=jetgraph.__version__, torch=str(torch.__version__))
-        self._writer = None
+            self._restore(*runs.load_latest(self.run_dir))
+        else:
+            self.log.start()
+        if self.is_main:
+            save_config(config, self.run_dir / runs.CONFIG, version=__version__, torch=str(torch.__version__))
 
-    # ------------------------------------------------------------------------------------ setup
-
-    def _join_group(self) -> tuple[int, int]:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-            self._owns_group = True
-            if self.device.type == "cuda":
-                torch.cuda.set_device(self.device)
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-        return 0, 1
-
-    def _count_steps(self) -> int:
-        return max(1, sum(self.file_jets) // (self.config.train.batch_size * self.world_size))
-
-    def _fit_step_size(self) -> None:
-        """Make chunks small enough that every shard (rank x DataLoader worker) gets some.
-
-        Shards own whole chunks (:class:`~jetgraph.data.JetDataset`): a 5,000-jet file read in
-        10,000-jet chunks is one chunk, and a second rank would train on nothing.
-        """
-        data = self.config.data
-        shards = self.world_size * max(1, data.workers)
-        chunks = sum(math.ceil(n / data.step_size) for n in self.file_jets)
-        if shards > 1 and chunks < 2 * shards:
-            smaller = max(1, sum(self.file_jets) // (2 * shards))
-            smaller -= smaller % Inputs.group_of(self.config.augment)  # whole shower pairs
-            if 0 < smaller < data.step_size:
-                if self.is_main:
-                    warnings.warn(
-                        f"data.step_size={data.step_size} makes {chunks} chunk(s) of the training files for "
-                        f"{shards} shards (ranks x workers); using data.step_size={smaller} so that each gets data",
-                        stacklevel=3,
-                    )
-                data.step_size = smaller
-
-    def _validation_batches(self) -> list[JetBatch]:
-        """Up to ``data.val_jets`` held-out jets (the training files' first ones when there are none), rank 0 only."""
-        if not self.is_main:
-            return []
-        files = self.config.data.val or self.config.data.train
-        group = Inputs.group_of(self.config.augment)
+    def _validation_batches(self, group: int) -> list[JetBatch]:
+        """Up to ``data.val_jets`` held-out jets (the training files' first ones when there are none)."""
+        data, wanted = self.config.data, self.config.data.val_jets
         dataset = JetDataset(
-            files, self.config.train.batch_size, recipe=self.config.data.recipe, rank=0, world_size=1, group=group
+            data.val or data.train, self.config.train.batch_size, recipe=data.recipe, rank=0, world_size=1, group=group
         )
         batches, seen = [], 0
         for batch in dataset:
-            if seen >= self.config.data.val_jets:
+            if seen >= wanted:
                 break
-            wanted = self.config.data.val_jets - seen
-            batch = batch.take(slice(0, wanted - wanted % group))
+            left = wanted - seen
+            batch = batch.take(slice(0, left - left % group))
             if batch.num_jets >= 2 * group:
                 batches.append(batch)
             seen += batch.num_jets
@@ -291,11 +299,12 @@ class Trainer:
     # ------------------------------------------------------------------------------- checkpoints
 
     def state(self) -> dict[str, Any]:
+        """Everything a resume needs, as tensors and plain values (checkpoints load as weights only)."""
         return {
             "step": self.step,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
-            "metric_rows": self.metric_rows,
+            "metric_rows": self.log.rows,
             "in_features": self.config.model.in_features,
             "encoder": self.module.encoder.state_dict(),
             "head": self.module.head.state_dict(),
@@ -304,7 +313,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "version": jetgraph.__version__,
+            "version": __version__,
         }
 
     def _restore(self, path: Path, state: dict[str, Any]) -> None:
@@ -320,59 +329,20 @@ class Trainer:
             first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             raise runs.RunError(f"{path}: does not match the model of {self.run_dir / runs.CONFIG} ({first})") from None
         # the learning rate and the schedule follow the config (a resumed run may change train.lr or train.epochs)
-        factor = self.scheduler.lr_lambdas[0]
-        self.scheduler.base_lrs = [self.config.train.lr] * len(self.optimizer.param_groups)
+        lr, factor = self.config.train.lr, self.scheduler.lr_lambdas[0]
+        self.scheduler.base_lrs = [lr] * len(self.optimizer.param_groups)
         for group in self.optimizer.param_groups:
-            group["initial_lr"] = self.config.train.lr
-            group["lr"] = self.config.train.lr * factor(self.scheduler.last_epoch)
+            group["initial_lr"], group["lr"] = lr, lr * factor(self.scheduler.last_epoch)
         self.scheduler._last_lr = [group["lr"] for group in self.optimizer.param_groups]
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
-        self.batch_in_epoch, self.metric_rows = int(state["batch_in_epoch"]), int(state["metric_rows"])
-        self._purge_step = self.step + 1
-        if self.is_main:  # rows logged after the checkpoint are logged again
-            path = self.run_dir / runs.METRICS
-            if path.exists():
-                with path.open() as handle:
-                    rows = list(csv.DictReader(handle))[: self.metric_rows]
-                with path.open("w", newline="") as handle:
-                    writer = csv.DictWriter(handle, METRIC_FIELDS)
-                    writer.writeheader()
-                    writer.writerows(rows)
+        self.batch_in_epoch = int(state["batch_in_epoch"])
+        self.log.resume(rows=int(state["metric_rows"]), step=self.step)  # rows after the checkpoint come again
 
     def save(self) -> None:
         if self.is_main:
             runs.save_checkpoint(self.run_dir, self.step, self.state(), self.config.train.keep_checkpoints)
 
-    # ----------------------------------------------------------------------------------- logging
-
-    def _log(self, row: dict[str, Any]) -> None:
-        if not self.is_main:
-            return
-        path = self.run_dir / runs.METRICS
-        new = not path.exists()
-        with path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, METRIC_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: row.get(k, "") for k in METRIC_FIELDS})
-        self.metric_rows += 1
-        if self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(str(self.run_dir), purge_step=self._purge_step)
-        for key in METRIC_FIELDS[3:]:
-            if row.get(key) not in (None, ""):
-                self._writer.add_scalar(f"{row['split']}/{key}", float(row[key]), int(row["step"]))
-
     # ----------------------------------------------------------------------------------- training
-
-    def _all_have(self, has_batch: bool) -> bool:
-        """True while every rank still has a batch (ranks may hold unequal shards)."""
-        if self.world_size == 1:
-            return has_batch
-        flag = torch.tensor([int(has_batch)], device=self.device if self.device.type == "cuda" else "cpu")
-        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-        return bool(flag.item())
 
     def _forward_loss(self, batch: JetBatch) -> torch.Tensor:
         first, second = self.inputs.pair(batch.to(self.device), self.generator)
@@ -387,11 +357,7 @@ class Trainer:
         loss = self._forward_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.world_size > 1:  # the loss's own parameters (a learnable temperature) are outside DDP
-            for parameter in self.loss.parameters():
-                if parameter.grad is not None:
-                    dist.all_reduce(parameter.grad)
-                    parameter.grad /= self.world_size
+        self.dist.average_gradients(list(self.loss.parameters()))  # outside DDP
         if self.config.train.clip_grad is not None:
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.config.train.clip_grad)
         self.optimizer.step()
@@ -432,7 +398,7 @@ class Trainer:
     def _evaluate_and_log(self) -> dict[str, float]:
         metrics = self.evaluate()
         if metrics:
-            self._log({"step": self.step, "epoch": self.epoch, "split": "val", **metrics})
+            self.log.write({"step": self.step, "epoch": self.epoch, "split": "val", **metrics})
         return metrics
 
     def fit(self) -> PretrainResult:
@@ -465,7 +431,7 @@ class Trainer:
                 next(batches, None)
             while True:
                 batch = next(batches, None)
-                if not self._all_have(batch is not None):
+                if not self.dist.all_have(batch is not None):
                     break
                 last_loss = self.train_step(batch)
                 self.step += 1
@@ -475,7 +441,7 @@ class Trainer:
                 if self.step % train.log_every == 0:
                     rate = window_jets / (time.perf_counter() - window_start)
                     bar.set_postfix(loss=f"{last_loss:.4f}", jets_s=f"{rate:,.0f}")
-                    self._log(
+                    self.log.write(
                         {
                             "step": self.step,
                             "epoch": self.epoch,
@@ -508,38 +474,22 @@ class Trainer:
         return PretrainResult(self.run_dir, self.step, metrics, held_out=bool(self.config.data.val))
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Close the logs, leave the process group, free the run directory."""
+        self.log.close()
         # DistributedDataParallel's reducer must be freed before its process group is destroyed: one
         # freed at interpreter exit, after the group, aborts the process (gloo: "terminate called
         # without an active exception", in about one run in five). It sits in reference cycles, hence gc.
         self.model = self.module
         gc.collect()
-        if self._owns_group and dist.is_initialized():
-            dist.barrier()  # no rank tears the group down while another (rank 0 saving) still uses it
-            dist.destroy_process_group()
-            self._owns_group = False
+        self.dist.close()
         outputs.unlock(self._lock)
 
 
-RESUMABLE = (
-    "train.epochs",
-    "train.max_steps",
-    "train.lr",
-    "train.clip_grad",
-    "train.precision",
-    "train.compile",
-    "train.device",
-    "train.threads",
-    "train.progress",
-    "train.log_every",
-    "train.checkpoint_every",
-    "train.keep_checkpoints",
-    "data.workers",
-    "data.val",
-    "data.val_jets",
-)
+# fmt: off
+RESUMABLE = ("train.epochs", "train.max_steps", "train.lr", "train.clip_grad", "train.precision", "train.compile",
+             "train.device", "train.threads", "train.progress", "train.log_every", "train.checkpoint_every",
+             "train.keep_checkpoints", "data.workers", "data.val", "data.val_jets")
+# fmt: on
 """Settings a resumed run may change; the rest (model, loss, augmentations, training data and its order,
 batch size, seed, optimiser) would not continue the same run, or would be silently ignored by the restore."""
 
@@ -547,13 +497,14 @@ batch size, seed, optimiser) would not continue the same run, or would be silent
 def check_resumable(config: PretrainConfig, run_dir: Path) -> None:
     """Refuse to resume ``run_dir`` with settings that differ from its ``config.yaml`` outside :data:`RESUMABLE`.
 
-    ``config.model.in_features`` left at None takes the run's value.
+    ``config.model.in_features`` left at None is taken to be the run's.
 
     Raises:
         ConfigError: the first setting that may not change, with both values.
     """
-    saved = read_resolved(run_dir / runs.CONFIG)
-    if config.model.in_features is None:
+    saved = load_config(run_dir / runs.CONFIG)
+    if config.model.in_features is None:  # not known yet: the run's
+        config = copy.deepcopy(config)
         config.model.in_features = saved.model.in_features
     for key, (before, now) in differences(saved, config).items():
         if key not in RESUMABLE:
@@ -562,16 +513,6 @@ def check_resumable(config: PretrainConfig, run_dir: Path) -> None:
                 f"keeps its model, data and augmentations and may change only {', '.join(RESUMABLE)} "
                 f"(start a new run with another --out)"
             )
-
-
-def _encoder_class(name: str) -> type:
-    if name not in ENCODERS:
-        raise ModelError(f"model.encoder={name!r}: unknown encoder{suggest(name, ENCODERS)}; expected {list(ENCODERS)}")
-    return ENCODERS[name]
-
-
-def _in_features(inputs: EncoderInput, kind: str) -> int:
-    return int(inputs.shape[1]) if kind == "image" else num_node_features(inputs)
 
 
 def pretrain(
@@ -606,6 +547,7 @@ __all__ = [
     "Trainer",
     "check_resumable",
     "cosine_schedule",
+    "resolve",
     "join",
     "pretrain",
 ]

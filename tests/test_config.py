@@ -31,8 +31,8 @@ def test_resolved_config_round_trips_with_its_version(tmp_path):
 @pytest.mark.parametrize(
     ("text", "overrides", "message"),
     [
-        ("trian: {epochs: 2}", [], "unknown section 'trian'; did you mean 'train'"),
-        ("train: {epoch: 2}", [], "train: unknown key 'epoch'; did you mean 'epochs'"),
+        ("trian: {epochs: 2}", [], "c.yaml: unknown key 'trian'; did you mean 'train'"),
+        ("train: {epoch: 2}", [], "c.yaml: unknown key 'train.epoch'; did you mean 'epochs'"),
         ("train: {epochs: two}", [], "train.epochs: 'two'; expected an integer"),
         ("train: {batch_size: 1}", [], "train.batch_size=1; expected at least 2"),
         # a bad --set is named as the user typed it, not as a line of the config file
@@ -40,12 +40,16 @@ def test_resolved_config_round_trips_with_its_version(tmp_path):
         ("", ["train.schedule=linear"], "^--set train.schedule=linear; expected 'cosine' or 'constant'"),
         ("", ["model.probe_layer=3"], "^--set model.probe_layer=3; expected 0 "),
         ("train: {epochs: 2}", ["train.epochs=two"], "^--set train.epochs=two: 'two'; expected an integer"),
-        ("train: {epochs: 2}", ["train.epoch=2"], "^--set train.epoch=2: unknown key 'epoch'; did you mean 'epochs'"),
-        ("train: {epochs: 2}", ["trian.epochs=2"], "^--set trian.epochs=2: unknown section 'trian'"),
+        (
+            "train: {epochs: 2}",
+            ["train.epoch=2"],
+            "^--set train.epoch=2: unknown key 'train.epoch'; did you mean 'epochs'",
+        ),
+        ("train: {epochs: 2}", ["trian.epochs=2"], "^--set trian.epochs=2: unknown key 'trian'; did you mean 'train'"),
         ("train: {epochs: 2}", ["data.step_size=0"], "^--set data.step_size=0; expected a positive number"),
         ("", ["epochs=3"], "expected section.key=value"),
         ("", ["train.epochs"], "expected key=value"),
-        ("train: [1, 2]", [], "is not a mapping"),
+        ("train: [1, 2]", [], "c.yaml: train: [1, 2]; expected a mapping of TrainConfig settings"),
         ("data: {train: [a}", [], "not valid YAML"),
     ],
 )

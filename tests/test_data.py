@@ -114,8 +114,8 @@ def test_real_ddp_group_shards_by_rank(files, tmp_path, spawn_ranks):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"batch_size": 0}, r"batch_size=0: expected an integer >= 1"),
-        ({"shuffle_buffer": -1}, r"shuffle_buffer=-1: expected an integer >= 0"),
+        ({"batch_size": 0}, r"batch_size=0; expected an integer >= 1"),
+        ({"shuffle_buffer": -1}, r"shuffle_buffer=-1; expected an integer >= 0"),
         ({"rank": 2, "world_size": 2}, r"rank=2: expected 0 <= rank < world_size=2"),
         ({"rank": 0}, r"give both rank and world_size"),
     ],

@@ -1,4 +1,4 @@
-"""jetgraph.features against slow per-jet numpy loops and against jetgraph.generate.images."""
+"""jetgraph.features against slow per-jet numpy loops."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from jetgraph.batch import JetBatch, detector_view
-from jetgraph.errors import SchemaError
 from jetgraph.features import (
     LAYER_FEATURES,
     PID_FEATURES,
@@ -19,11 +18,9 @@ from jetgraph.features import (
     knn_edges,
     node_features,
     num_node_features,
-    pixelise,
     radius_edges,
     to_dense,
 )
-from jetgraph.generate import images
 from jetgraph.generate.detector import load_detector, simulate
 from jetgraph.schema import build, four_momentum
 
@@ -326,32 +323,6 @@ def test_to_dense_pads_and_keeps_the_hardest(batch: JetBatch) -> None:
     assert wide.shape == (batch.num_jets, 80, 1) and torch.equal(wide_mask.sum(1), counts)
     with pytest.raises(FeatureError):
         to_dense(x[:-1], batch)
-
-
-def test_pixelise_matches_the_numpy_images(jets: ak.Array, batch: JetBatch) -> None:
-    expected = images.pixelise(jets, images.ImageGrid(32, 1.6), source="particles")
-    found = pixelise(batch, pixels=32, width=1.6)
-    assert found.shape == (len(jets), 3, 32, 32) and found.dtype == torch.float32
-    np.testing.assert_allclose(found.numpy(), expected, rtol=1e-5, atol=1e-5)
-    assert expected[:, 0].sum() > 0 and expected[:, 1].sum() > 0 and expected[:, 2].sum() > 0
-    coarse = images.pixelise(jets, images.ImageGrid(15, 1.0), source="particles")  # particles fall outside
-    np.testing.assert_allclose(pixelise(batch, pixels=15, width=1.0).numpy(), coarse, rtol=1e-5, atol=1e-5)
-    no_pid = batch.replace()
-    del no_pid.pid
-    with pytest.raises(SchemaError, match="pid"):
-        pixelise(no_pid)
-
-
-def test_pixelise_a_detector_view_matches_the_cell_images(simulated: ak.Array) -> None:
-    batch = JetBatch.from_jets(simulated)
-    grid = images.ImageGrid(32, 1.6)
-    per_replica = [images.pixelise(simulated, grid, source="cells", replica=r) for r in (0, 1)]
-    for r in (0, 1):
-        view = detector_view(batch, torch.full((batch.num_jets,), r))
-        np.testing.assert_allclose(pixelise(view).numpy(), per_replica[r], rtol=1e-5, atol=1e-5)
-    mixed = torch.arange(batch.num_jets) % 2
-    expected = np.where(mixed.numpy()[:, None, None, None] == 1, per_replica[1], per_replica[0])
-    np.testing.assert_allclose(pixelise(detector_view(batch, mixed)).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_pid_classes_without_charge_use_the_pid(batch: JetBatch) -> None:

@@ -19,7 +19,7 @@ input; image transforms act on (N, C, H, W) jet images. Every transform is calle
 - ``compose.py``: :class:`Compose`, transforms in order with one generator.
 - ``views.py``: :class:`TwoViews` (two augmented views), :class:`ReplicaViews` (two detector replicas)
   and :class:`ShowerViews` (two showers of one hard parton).
-- ``registry.py``: :data:`TRANSFORMS` by name and :func:`build` from a YAML-style list.
+- ``registry.py``: :data:`TRANSFORMS` by name and :func:`build_transforms` from a YAML-style list.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from jetgraph.augment.boost import RandomBoost
 from jetgraph.augment.compose import Compose
 from jetgraph.augment.drop import DropParticles
 from jetgraph.augment.images import Brightness, RandomFlip, RandomResizedCrop
-from jetgraph.augment.registry import TRANSFORMS, build
+from jetgraph.augment.registry import TRANSFORMS, build_transforms
 from jetgraph.augment.rotate import RandomRotate, ScrambleAngles
 from jetgraph.augment.scale import EnergyScale
 from jetgraph.augment.smear import Smear
@@ -59,7 +59,7 @@ __all__ = [
     "SoftEmission",
     "Transform",
     "TwoViews",
-    "build",
+    "build_transforms",
     "energy",
     "mass",
     "relative",

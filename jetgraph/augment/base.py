@@ -11,13 +11,11 @@ A fresh ``torch.Generator()`` would not do: it always starts from the same seed.
 from __future__ import annotations
 
 import inspect
-import math
-import numbers
-from typing import Any
 
 import torch
 
 from jetgraph.batch import JetBatch, relative, wrap_phi
+from jetgraph.checks import Checks
 from jetgraph.errors import JetGraphError
 
 
@@ -58,7 +56,7 @@ class Transform:
 class ImageTransform:
     """Base class of the image transforms: a random, vectorised map on (N, C, H, W) float images.
 
-    Row ``i`` of an image is eta and column ``j`` is phi (the layout of :mod:`jetgraph.generate.images`,
+    Row ``i`` of an image is eta and column ``j`` is phi (the layout of :mod:`jetgraph.images`,
     channels first). Subclasses implement :meth:`forward`.
     """
 
@@ -78,35 +76,8 @@ class ImageTransform:
         return _repr(self)
 
 
-# --- parameter checks ------------------------------------------------------------------------------
-
-
-def number(owner: str, name: str, value: Any, *, low: float = -math.inf, strict: bool = False) -> float:
-    """``value`` as a float, checked to be a finite-or-infinite real ``>= low`` (``> low`` if ``strict``).
-
-    Raises:
-        AugmentError: ``value`` is not a real number (booleans and strings are refused) or is out of range.
-    """
-    bound = f"> {low:g}" if strict else f">= {low:g}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise AugmentError(f"{owner}: {name}={value!r}; expected a number {bound}")
-    if value < low or (strict and value == low):
-        raise AugmentError(f"{owner}: {name}={value!r}; expected a number {bound}")
-    return float(value)
-
-
-def probability(owner: str, name: str, value: Any) -> float:
-    """``value`` as a float in [0, 1]. Raises :class:`AugmentError` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-        raise AugmentError(f"{owner}: {name}={value!r}; expected a probability between 0 and 1")
-    return float(value)
-
-
-def integer(owner: str, name: str, value: Any, *, low: int = 0) -> int:
-    """``value`` as an int ``>= low``. Raises :class:`AugmentError` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise AugmentError(f"{owner}: {name}={value!r}; expected an integer >= {low}")
-    return int(value)
+check = Checks(AugmentError)
+"""The parameter checks of every transform (:class:`jetgraph.checks.Checks`)."""
 
 
 # --- random numbers --------------------------------------------------------------------------------

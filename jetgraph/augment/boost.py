@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from jetgraph.augment.base import Transform, energy, mass, moved, number, uniform
+from jetgraph.augment.base import Transform, check, energy, mass, moved, uniform
 from jetgraph.batch import JetBatch
 
 
@@ -25,7 +25,7 @@ class RandomBoost(Transform):
     """
 
     def __init__(self, shift: float = 1.0) -> None:
-        self.shift = number("RandomBoost", "shift", shift, low=0.0)
+        self.shift = check.number("RandomBoost", "shift", shift, low=0.0)
 
     def forward(self, batch: JetBatch, generator: torch.Generator | None) -> JetBatch:
         delta = self.shift * (2 * uniform((batch.num_jets,), generator, batch.pt.device) - 1)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.utils import scatter
 
-from jetgraph.augment.base import Transform, number, uniform
-from jetgraph.augment.base import probability as check_probability
+from jetgraph.augment.base import Transform, check, uniform
 from jetgraph.batch import JetBatch
 
 
@@ -26,8 +25,8 @@ class DropParticles(Transform):
     """
 
     def __init__(self, probability: float = 0.1, max_pt: float = 2.0) -> None:
-        self.probability = check_probability("DropParticles", "probability", probability)
-        self.max_pt = number("DropParticles", "max_pt", max_pt, low=0.0, strict=True)
+        self.probability = check.probability("DropParticles", "probability", probability)
+        self.max_pt = check.number("DropParticles", "max_pt", max_pt, low=0.0, strict=True)
 
     def forward(self, batch: JetBatch, generator: torch.Generator | None) -> JetBatch:
         pt = batch.pt

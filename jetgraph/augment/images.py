@@ -1,7 +1,7 @@
 """Image transforms for jet images (channels Tracks, ECAL, HCAL), batched over (N, C, H, W) tensors.
 
 Row ``i`` of an image is eta and column ``j`` is phi, centred on the jet axis (the layout of
-:mod:`jetgraph.generate.images`, channels first). Each image gets its own random draw; the work is
+:mod:`jetgraph.images`, channels first). Each image gets its own random draw; the work is
 one tensor operation over the batch.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from jetgraph.augment.base import AugmentError, ImageTransform, probability, uniform
+from jetgraph.augment.base import AugmentError, ImageTransform, check, uniform
 
 
 class RandomFlip(ImageTransform):
@@ -26,7 +26,7 @@ class RandomFlip(ImageTransform):
     """
 
     def __init__(self, p: float = 0.5) -> None:
-        self.p = probability("RandomFlip", "p", p)
+        self.p = check.probability("RandomFlip", "p", p)
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         flip = uniform((2, images.shape[0], 1, 1, 1), generator, images.device) < self.p

@@ -1,8 +1,7 @@
-"""Transforms by name, and :func:`build` to make a :class:`Compose` from a YAML-style list."""
+"""Transforms by name, and :func:`build_transforms` to make a :class:`Compose` from a YAML-style list."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,30 +16,29 @@ from jetgraph.augment.smear import Smear
 from jetgraph.augment.soft import SoftEmission
 from jetgraph.augment.split import CollinearSplit
 from jetgraph.augment.translate import RandomTranslate
-from jetgraph.errors import suggest
+from jetgraph.registry import Registry
 
-TRANSFORMS: dict[str, type[Transform] | type[ImageTransform]] = {
-    "rotate": RandomRotate,
-    "scramble_angles": ScrambleAngles,
-    "translate": RandomTranslate,
-    "smear": Smear,
-    "collinear_split": CollinearSplit,
-    "soft_emission": SoftEmission,
-    "drop_particles": DropParticles,
-    "energy_scale": EnergyScale,
-    "boost": RandomBoost,
-    "flip": RandomFlip,
-    "resized_crop": RandomResizedCrop,
-    "brightness": Brightness,
-}
+TRANSFORMS = Registry(
+    "transform",
+    AugmentError,
+    {
+        "rotate": RandomRotate,
+        "scramble_angles": ScrambleAngles,
+        "translate": RandomTranslate,
+        "smear": Smear,
+        "collinear_split": CollinearSplit,
+        "soft_emission": SoftEmission,
+        "drop_particles": DropParticles,
+        "energy_scale": EnergyScale,
+        "boost": RandomBoost,
+        "flip": RandomFlip,
+        "resized_crop": RandomResizedCrop,
+        "brightness": Brightness,
+    },
+)
 """Every transform by the name configs use for it."""
 
 _EXAMPLE = "[{'rotate': {}}, {'smear': {'strength': 0.1}}, 'translate']"
-
-
-def parameters(name: str) -> list[str]:
-    """The parameters the transform called ``name`` takes, in order."""
-    return [p for p in inspect.signature(TRANSFORMS[name].__init__).parameters if p != "self"]
 
 
 def _one(index: int, entry: Any) -> Transform | ImageTransform | Compose:
@@ -56,26 +54,17 @@ def _one(index: int, entry: Any) -> Transform | ImageTransform | Compose:
             f"augment entry {index}: {entry!r}; expected a transform name or a one-key mapping "
             f"{{name: {{parameter: value}}}}, as in {_EXAMPLE}"
         )
-    if name not in TRANSFORMS:
-        hint = suggest(str(name), TRANSFORMS) or f"; expected one of {', '.join(map(repr, TRANSFORMS))}"
-        raise AugmentError(f"augment entry {index}: unknown transform {name!r}{hint}")
-    accepted = parameters(name)
-    if not isinstance(params, Mapping):
-        expected = f"a mapping such as {{{accepted[0]!r}: ...}}" if accepted else "none ({} or null)"
-        raise AugmentError(f"augment entry {index} ({name!r}): parameters {params!r}; expected {expected}")
-    for key in params:
-        if key not in accepted:
-            hint = suggest(str(key), accepted) or (
-                f"; it takes {', '.join(map(repr, accepted))}" if accepted else "; it takes none"
-            )
-            raise AugmentError(f"augment entry {index} ({name!r}): unknown parameter {key!r}{hint}")
     try:
-        return TRANSFORMS[name](**params)
+        if not isinstance(params, Mapping):
+            accepted = TRANSFORMS.parameters(name)
+            expected = f"a mapping such as {{{accepted[0]!r}: ...}}" if accepted else "none ({} or null)"
+            raise AugmentError(f"transform {name!r}: parameters {params!r}; expected {expected}")
+        return TRANSFORMS.build(name, **params)
     except AugmentError as err:
-        raise AugmentError(f"augment entry {index} ({name!r}): {err}") from err
+        raise AugmentError(f"augment entry {index}: {err}") from None
 
 
-def build(spec: Sequence[Any] | None) -> Compose:
+def build_transforms(spec: Sequence[Any] | None) -> Compose:
     """A :class:`Compose` from a YAML-style list of transforms, in order.
 
     Each entry is a name (default parameters), a one-key mapping ``{name: {parameter: value}}``
@@ -83,7 +72,7 @@ def build(spec: Sequence[Any] | None) -> Compose:
     empty list gives the identity.
 
     Example:
-        >>> build([{"rotate": {}}, {"smear": {"strength": 0.2}}, "translate"])
+        >>> build_transforms([{"rotate": {}}, {"smear": {"strength": 0.2}}, "translate"])
         Compose([RandomRotate(), Smear(strength=0.2, max_sigma=0.5), RandomTranslate(width=0.1)])
 
     Raises:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from jetgraph.augment.base import AugmentError, Transform, moved, number, relative, uniform
+from jetgraph.augment.base import AugmentError, Transform, check, moved, relative, uniform
 from jetgraph.batch import JetBatch
 
 
@@ -57,7 +57,7 @@ class ScrambleAngles(Transform):
     """
 
     def __init__(self, max_angle: float = math.pi) -> None:
-        self.max_angle = number("ScrambleAngles", "max_angle", max_angle, low=0.0)
+        self.max_angle = check.number("ScrambleAngles", "max_angle", max_angle, low=0.0)
         if self.max_angle > math.pi:
             raise AugmentError(f"ScrambleAngles: max_angle={max_angle!r}; expected a number between 0 and pi")
 

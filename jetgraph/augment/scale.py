@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from jetgraph.augment.base import AugmentError, Transform, normal, number
+from jetgraph.augment.base import AugmentError, Transform, check, normal
 from jetgraph.batch import JetBatch
 
 MIN_FACTOR = 1e-3
@@ -33,7 +33,7 @@ class EnergyScale(Transform):
     """
 
     def __init__(self, width: float = 0.05, per_particle: bool = False) -> None:
-        self.width = number("EnergyScale", "width", width, low=0.0)
+        self.width = check.number("EnergyScale", "width", width, low=0.0)
         if not isinstance(per_particle, bool):
             raise AugmentError(f"EnergyScale: per_particle={per_particle!r}; expected true or false")
         self.per_particle = per_particle

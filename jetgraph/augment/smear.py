@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from jetgraph.augment.base import Transform, moved, normal, number
+from jetgraph.augment.base import Transform, check, moved, normal
 from jetgraph.batch import JetBatch
 
 
@@ -26,9 +26,9 @@ class Smear(Transform):
     """
 
     def __init__(self, strength: float = 0.1, max_sigma: float | None = 0.5) -> None:
-        self.strength = number("Smear", "strength", strength, low=0.0)
+        self.strength = check.number("Smear", "strength", strength, low=0.0)
         if max_sigma is not None:
-            max_sigma = number("Smear", "max_sigma", max_sigma, low=0.0, strict=True)
+            max_sigma = check.number("Smear", "max_sigma", max_sigma, low=0.0, strict=True)
         self.max_sigma = max_sigma
 
     def forward(self, batch: JetBatch, generator: torch.Generator | None) -> JetBatch:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from jetgraph.augment.base import Transform, integer, number, uniform, wrap_phi
+from jetgraph.augment.base import Transform, check, uniform, wrap_phi
 from jetgraph.batch import JetBatch
 
 PID = 22
@@ -34,9 +34,9 @@ class SoftEmission(Transform):
     """
 
     def __init__(self, count: int = 5, max_pt: float = 1.0, radius: float = 0.4) -> None:
-        self.count = integer("SoftEmission", "count", count, low=0)
-        self.max_pt = number("SoftEmission", "max_pt", max_pt, low=0.0, strict=True)
-        self.radius = number("SoftEmission", "radius", radius, low=0.0, strict=True)
+        self.count = check.integer("SoftEmission", "count", count, low=0)
+        self.max_pt = check.number("SoftEmission", "max_pt", max_pt, low=0.0, strict=True)
+        self.radius = check.number("SoftEmission", "radius", radius, low=0.0, strict=True)
 
     def forward(self, batch: JetBatch, generator: torch.Generator | None) -> JetBatch:
         device = batch.pt.device

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from jetgraph.augment.base import Transform, integer, probability, uniform
+from jetgraph.augment.base import Transform, check, uniform
 from jetgraph.batch import JetBatch
 
 Z_MIN = 1e-6
@@ -35,8 +35,8 @@ class CollinearSplit(Transform):
     """
 
     def __init__(self, fraction: float = 0.5, splits: int = 1) -> None:
-        self.fraction = probability("CollinearSplit", "fraction", fraction)
-        self.splits = integer("CollinearSplit", "splits", splits, low=1)
+        self.fraction = check.probability("CollinearSplit", "fraction", fraction)
+        self.splits = check.integer("CollinearSplit", "splits", splits, low=1)
 
     def forward(self, batch: JetBatch, generator: torch.Generator | None) -> JetBatch:
         for _ in range(self.splits):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from jetgraph.augment.base import Transform, moved, normal, number
+from jetgraph.augment.base import Transform, check, moved, normal
 from jetgraph.batch import JetBatch
 
 
@@ -23,7 +23,7 @@ class RandomTranslate(Transform):
     """
 
     def __init__(self, width: float = 0.1) -> None:
-        self.width = number("RandomTranslate", "width", width, low=0.0)
+        self.width = check.number("RandomTranslate", "width", width, low=0.0)
 
     def forward(self, batch: JetBatch, generator: torch.Generator | None) -> JetBatch:
         shift = self.width * normal((batch.num_jets, 2), generator, batch.pt.device)

@@ -1,17 +1,19 @@
-"""Real physics samples: Pythia 8 + FastJet jets, a parametric detector with replicas, jet images.
+"""Real physics samples: Pythia 8 + FastJet jets and a parametric detector with replicas.
 
-- :func:`generate` (``jetgraph generate``): labelled jets of a sample in ``data_recipes/samples/``,
-  chunked, parallel, resumable and reproducible (:mod:`jetgraph.generate.run`).
+- :func:`generate` (``jetgraph generate``): a sample file of labelled jets, produced in chunks by
+  parallel workers, resumable and reproducible (:mod:`jetgraph.generate.production`).
+- :mod:`jetgraph.generate.sample`: what a sample is (``data_recipes/samples/*.yaml``).
 - :mod:`jetgraph.generate.pythia`: events to jets (batched ``pythia8mc`` + ``fastjet`` awkward).
 - :mod:`jetgraph.generate.detector`: tracker and ECAL/HCAL cells, ``replicas`` times per jet.
-- :mod:`jetgraph.generate.images`: jets or cells to (Tracks, ECAL, HCAL) images in HDF5.
+
+Jet images (``jetgraph images``) are :mod:`jetgraph.images`.
 
 Pythia and FastJet are imported only when jets are generated.
 """
 
 from __future__ import annotations
 
-from jetgraph.generate.run import GenerationReport, generate
+from jetgraph.generate.production import GenerationReport, generate
 from jetgraph.generate.sample import Sample, load_sample
 
 __all__ = ["GenerationReport", "Sample", "generate", "load_sample"]

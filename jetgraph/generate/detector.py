@@ -47,14 +47,9 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from jetgraph.errors import JetGraphError, SchemaError
-from jetgraph.generate.settings import from_mapping, load_yaml
-from jetgraph.schema import RECORDS, kinematics
-
-EM_PIDS = (11, 22)
-"""``|pid|`` that shower electromagnetically: all their energy goes to the ECAL."""
-INVISIBLE_PIDS = (12, 13, 14, 16)
-"""``|pid|`` that leave nothing in the calorimeters (neutrinos, muons)."""
+from jetgraph.errors import JetGraphError, RecipeError, SchemaError
+from jetgraph.schema import EM_PIDS, INVISIBLE_PIDS, RECORDS, kinematics
+from jetgraph.settings import from_mapping, read_named
 
 
 def _check(condition: bool, message: str) -> None:
@@ -180,8 +175,8 @@ def load_detector(name_or_path: str | Path = "default") -> Detector:
         RecipeError: unknown name, missing file, unknown key (with the nearest accepted one), a value
             of the wrong kind or out of range; the message names the file and the dotted key.
     """
-    data, source = load_yaml(name_or_path, "detectors", "detector")
-    detector = from_mapping(Detector, data, source)
+    data, source = read_named(name_or_path, "detectors", "detector", RecipeError)
+    detector = from_mapping(Detector, data, source, RecipeError)
     if not detector.name:
         detector = dataclasses.replace(detector, name=Path(str(name_or_path)).stem)
     return detector

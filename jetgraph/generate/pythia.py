@@ -28,7 +28,7 @@ import numpy as np
 
 from jetgraph.errors import JetGraphError, RecipeError
 from jetgraph.generate.sample import Sample
-from jetgraph.schema import build, kinematics
+from jetgraph.schema import build, kinematics, wrap_phi
 
 QUIET = ("Print:quiet = on", "Next:numberCount = 0")
 """No banner, event listings or progress counts: jetgraph shows its own progress bar."""
@@ -303,7 +303,7 @@ def _hard_partons_in(prt: ak.Array, allowed: tuple[int, ...]) -> np.ndarray:
 def _delta_r(eta: Any, phi: Any, p: ak.Array) -> ak.Array:
     """dR between jet axes (one per event) and the partons ``p`` (any number per event)."""
     pt = np.hypot(p.p.px, p.p.py)
-    dphi = (np.arctan2(p.p.py, p.p.px) - phi + np.pi) % (2 * np.pi) - np.pi
+    dphi = wrap_phi(np.arctan2(p.p.py, p.p.px) - phi)
     return np.hypot(np.arcsinh(p.p.pz / pt) - eta, dphi)
 
 

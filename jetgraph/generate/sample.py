@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jetgraph.generate.settings import from_mapping, load_yaml
+from jetgraph.errors import RecipeError
+from jetgraph.settings import from_mapping, read_named
 
 ALGORITHMS = ("antikt", "kt", "cambridge")
 
@@ -85,8 +86,8 @@ def load_sample(name_or_path: str | Path | Sample) -> Sample:
     """A built-in sample by name (``qg``, ``top``, ``qcd``) or a sample YAML file by path."""
     if isinstance(name_or_path, Sample):
         return name_or_path
-    data, source = load_yaml(name_or_path, "samples", "sample")
-    sample = from_mapping(Sample, {k: v for k, v in data.items() if k != "name"}, source)
+    data, source = read_named(name_or_path, "samples", "sample", RecipeError)
+    sample = from_mapping(Sample, {k: v for k, v in data.items() if k != "name"}, source, RecipeError)
     name = Path(str(name_or_path)).stem if str(name_or_path).endswith((".yaml", ".yml")) else str(name_or_path)
     return dataclasses.replace(sample, name=name)
 

@@ -21,7 +21,6 @@ and ``count(path, recipe)``; this module validates each chunk against the schema
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -31,8 +30,9 @@ from typing import Any
 import awkward as ak
 
 from jetgraph.errors import FileFormatError
-from jetgraph.io.files import contents, damage_reported, expand_paths, file_kind
-from jetgraph.io.recipe import Recipe, builtin_recipes, load_recipe
+from jetgraph.io.files import contents, damage_reported, file_kind
+from jetgraph.io.recipe import READERS, Recipe, builtin_recipes, load_recipe
+from jetgraph.paths import expand_paths
 from jetgraph.schema import OnBad, validate
 
 __all__ = ["Recipe", "count", "detect", "iterate", "load_recipe", "read", "write", "JetWriter"]
@@ -46,8 +46,8 @@ DEFAULT_STEP_SIZE = 100_000
 
 
 def reader(recipe: Recipe) -> Any:
-    """The reader module for ``recipe.format``."""
-    return importlib.import_module(f"jetgraph.io.{'native' if recipe.format == 'jetgraph' else recipe.format}")
+    """The reader module for ``recipe.format`` (:data:`jetgraph.io.recipe.READERS`)."""
+    return READERS[recipe.format]
 
 
 def detect(path: PathLike) -> Recipe:

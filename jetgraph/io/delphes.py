@@ -83,7 +83,7 @@ import numpy as np
 from jetgraph.errors import FileFormatError, RecipeError, missing
 from jetgraph.io.files import open_root, root_tree
 from jetgraph.io.recipe import Recipe, class_labels
-from jetgraph.schema import JET_FIELDS, TRUTH_FIELDS, build, four_momentum
+from jetgraph.schema import JET_FIELDS, TRUTH_FIELDS, build, four_momentum, wrap_phi
 
 OPTIONS = (
     "jets",
@@ -269,7 +269,7 @@ def _wrap(phi: np.ndarray) -> np.ndarray:
     outside = np.abs(phi) > np.pi
     if not outside.any():
         return phi
-    return np.where(outside, (phi + np.pi) % (2 * np.pi) - np.pi, phi).astype(phi.dtype, copy=False)
+    return np.where(outside, wrap_phi(phi), phi).astype(phi.dtype, copy=False)
 
 
 def nearest(

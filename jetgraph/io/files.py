@@ -6,12 +6,11 @@ Every way a file can fail to open (missing, not ROOT/HDF5/NPZ, truncated, corrup
 
 from __future__ import annotations
 
-import glob
 import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -21,34 +20,11 @@ import numpy as np
 import uproot
 
 from jetgraph.errors import FileFormatError, missing
+from jetgraph.paths import is_remote
 
 Kind = Literal["root", "hdf5", "npz"]
 _MAGIC: dict[bytes, Kind] = {b"root": "root", b"\x89HDF\r\n\x1a\n": "hdf5", b"PK\x03\x04": "npz"}
 _SUFFIX: dict[str, Kind] = {".root": "root", ".h5": "hdf5", ".hdf5": "hdf5", ".npz": "npz"}
-
-
-def is_remote(path: str) -> bool:
-    """Anything uproot opens by URL (``root://``, ``https://``, ``s3://``...)."""
-    return "://" in path and not path.startswith("file://")
-
-
-def expand_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
-    """One path, a glob, or a list of them, as a sorted-per-pattern list of files (duplicates kept once)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out: list[str] = []
-    for item in paths:
-        text = os.fspath(item)
-        if is_remote(text) or not glob.has_magic(text):
-            out.append(text)
-            continue
-        matches = sorted(glob.glob(text, recursive=True))
-        if not matches:
-            raise FileFormatError(f"{text}: no file matches this pattern")
-        out.extend(matches)
-    if not out:
-        raise FileFormatError("no input files given")
-    return list(dict.fromkeys(out))
 
 
 def file_kind(path: str) -> Kind:

@@ -49,7 +49,7 @@ Energies (pixel values, ``pt``, ``m0``) are multiplied by the recipe's ``units.e
 both ways of reading.
 
 A file may record its own grid and classes as HDF5 attributes (of the image dataset, else of the file
-root), as :mod:`jetgraph.generate.images` writes them: ``pixel_size`` (radians) and ``label_names``
+root), as :mod:`jetgraph.images` writes them: ``pixel_size`` (radians) and ``label_names``
 (a list of strings, possibly empty). The file knows its grid, so what it records is used:
 
 - with the built-in ``jetimage`` recipe, the file's ``pixel_size`` and ``label_names`` replace the

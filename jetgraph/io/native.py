@@ -38,6 +38,7 @@ from jetgraph.io.files import file_kind, hdf5_contents, open_hdf5, open_root, ro
 from jetgraph.io.recipe import Recipe
 from jetgraph.outputs import written_atomically
 from jetgraph.schema import RECORDS, conform
+from jetgraph.version import __version__
 
 FORMAT_KEY = "jetgraph_format"
 FORMAT_VERSION = 1
@@ -50,8 +51,6 @@ _UUID_NAMESPACE = uuid.UUID("7c1f1f47-2a0e-4d5c-9b8e-6a3f4e2d1c00")
 
 
 def _metadata(label_names: list[str] | None) -> str:
-    from jetgraph import __version__
-
     return json.dumps({"version": FORMAT_VERSION, "label_names": list(label_names or []), "jetgraph": __version__})
 
 

@@ -1,6 +1,6 @@
 """Data recipes: YAML files that say how to read one file layout into the canonical schema.
 
-A recipe is data, never code (DESIGN.md, Habits): it is loaded with ``yaml.safe_load``, every key
+A recipe is data, never code: it is loaded with ``yaml.safe_load`` (:mod:`jetgraph.settings`), every key
 is checked, and labels are defined by branch names, not expressions. A minimal recipe for a flat
 ROOT ntuple::
 
@@ -37,10 +37,25 @@ import numpy as np
 import yaml
 
 from jetgraph.errors import RecipeError, SchemaError, suggest
+from jetgraph.registry import Registry
 from jetgraph.schema import CELL_FIELDS, PART_OPTIONAL, PART_REQUIRED, TRACK_FIELDS, TRUTH_FIELDS
+from jetgraph.settings import from_mapping, read_yaml
 
-FORMATS = ("ntuple", "delphes", "toptagging", "energyflow", "jetnet", "jetimage", "jetgraph")
-TOP_KEYS = ("name", "description", "format", "tree", "detect", "fields", "label", "units", "options")
+READERS = Registry(
+    "format",
+    RecipeError,
+    {
+        "ntuple": "jetgraph.io.ntuple",
+        "delphes": "jetgraph.io.delphes",
+        "toptagging": "jetgraph.io.toptagging",
+        "energyflow": "jetgraph.io.energyflow",
+        "jetnet": "jetgraph.io.jetnet",
+        "jetimage": "jetgraph.io.jetimage",
+        "jetgraph": "jetgraph.io.native",
+    },
+)
+"""The reader module of each recipe ``format`` (imported when first used): ``iterate`` and ``count``."""
+FORMATS = tuple(READERS)
 ENERGY_UNITS = {"GeV": 1.0, "MeV": 1e-3, "TeV": 1e3}
 PART_INPUTS = (*PART_REQUIRED, *PART_OPTIONAL, "pt", "eta", "rapidity", "phi", "mass")
 TARGETS = {
@@ -127,91 +142,81 @@ def class_labels(columns: np.ndarray, one_hot: bool, source: str, first: int, na
     return np.argmax(hot, axis=1).astype(np.int32)
 
 
-def _fail(source: str, message: str) -> RecipeError:
-    return RecipeError(f"{source}: {message}")
+@dataclass
+class _Units:
+    energy: str = "GeV"
 
 
-def _check_keys(source: str, where: str, given: dict, accepted: tuple[str, ...]) -> None:
-    for key in given:
-        if key not in accepted:
-            raise _fail(source, f"unknown key {where}{key!r}{suggest(str(key), accepted)}; accepted: {list(accepted)}")
+@dataclass
+class _LabelSpec:
+    branch: str | None = None
+    one_hot: dict[str, str] | None = None
+    names: list[str] = field(default_factory=list)
 
 
-def _parse_fields(source: str, fields: Any) -> dict[str, str]:
-    if not isinstance(fields, dict):
-        raise _fail(source, f"'fields' must map canonical fields to branch names, got {type(fields).__name__}")
-    parsed = {}
+@dataclass
+class _RecipeFile:
+    """A recipe file as written (the keys of the module's example); :func:`parse_recipe` checks the rest."""
+
+    format: str
+    name: str | None = None
+    description: str = ""
+    tree: str | None = None
+    detect: list[str] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+    label: _LabelSpec | None = None
+    units: _Units = field(default_factory=_Units)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_fields(source: str, fields: dict[str, str]) -> None:
     for target, branch in fields.items():
-        record, _, name = str(target).partition(".")
+        record, _, name = target.partition(".")
         if record not in TARGETS or not name:
-            raise _fail(source, f"fields: {target!r} is not 'record.field' with record one of {list(TARGETS)}")
+            raise RecipeError(f"{source}: fields: {target!r} is not 'record.field' with record one of {list(TARGETS)}")
         allowed = TARGETS[record]
         if allowed is not None and name not in allowed:
-            raise _fail(
-                source, f"fields: unknown field {target!r}{suggest(name, allowed)}; '{record}' accepts {list(allowed)}"
-            )
+            hint = suggest(name, allowed)
+            raise RecipeError(f"{source}: fields: unknown field {target!r}{hint}; '{record}' accepts {list(allowed)}")
         if allowed is None and not _IDENTIFIER.match(name):
-            raise _fail(source, f"fields: {target!r} is not a valid jet field name")
-        if not isinstance(branch, str) or not branch:
-            raise _fail(source, f"fields: {target!r} must name a branch/column (a string), got {branch!r}")
-        parsed[str(target)] = branch
-    return parsed
+            raise RecipeError(f"{source}: fields: {target!r} is not a valid jet field name")
+        if not branch:
+            raise RecipeError(f"{source}: fields: {target!r} must name a branch/column, got {branch!r}")
 
 
-def _parse_label(source: str, label: Any) -> Label | None:
-    if label is None:
+def _label(source: str, spec: _LabelSpec | None) -> Label | None:
+    if spec is None:
         return None
-    if not isinstance(label, dict):
-        raise _fail(source, f"'label' must be a mapping with 'branch' or 'one_hot', got {label!r}")
-    _check_keys(source, "label.", label, ("branch", "one_hot", "names"))
-    names = label.get("names", [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise _fail(source, f"label.names must be a list of class names, got {names!r}")
-    if ("branch" in label) == ("one_hot" in label):
-        raise _fail(source, "label needs exactly one of 'branch' (an integer branch) or 'one_hot' (class: branch)")
-    if "branch" in label:
-        if not isinstance(label["branch"], str):
-            raise _fail(source, f"label.branch must be a branch name, got {label['branch']!r}")
-        return Label(branch=label["branch"], names=tuple(names))
-    one_hot = label["one_hot"]
-    if not isinstance(one_hot, dict) or not one_hot:
-        raise _fail(source, f"label.one_hot must map class names to branches, got {one_hot!r}")
-    return Label(one_hot=tuple(one_hot.values()), names=tuple(names or one_hot.keys()))
+    if (spec.branch is None) == (spec.one_hot is None):
+        raise RecipeError(
+            f"{source}: label needs exactly one of 'branch' (an integer branch) or 'one_hot' (class: branch)"
+        )
+    if spec.branch is not None:
+        return Label(branch=spec.branch, names=tuple(spec.names))
+    if not spec.one_hot:
+        raise RecipeError(f"{source}: label.one_hot must map class names to branches, got {spec.one_hot!r}")
+    return Label(one_hot=tuple(spec.one_hot.values()), names=tuple(spec.names or spec.one_hot))
 
 
 def parse_recipe(data: Any, source: str = "<memory>", name: str | None = None) -> Recipe:
     """Validate a recipe given as a mapping (the content of a YAML file)."""
-    if not isinstance(data, dict):
-        raise _fail(source, f"a recipe is a YAML mapping, got {type(data).__name__}")
-    _check_keys(source, "", data, TOP_KEYS)
-    fmt = data.get("format")
-    if fmt not in FORMATS:
-        raise _fail(
-            source, f"format: {fmt!r} is not a known reader{suggest(str(fmt), FORMATS)}; accepted: {list(FORMATS)}"
-        )
-    units = data.get("units", {}) or {}
-    if not isinstance(units, dict):
-        raise _fail(source, f"'units' must be a mapping like {{energy: GeV}}, got {units!r}")
-    _check_keys(source, "units.", units, ("energy",))
-    unit = units.get("energy", "GeV")
-    if unit not in ENERGY_UNITS:
-        raise _fail(source, f"units.energy: {unit!r} is not one of {list(ENERGY_UNITS)}")
-    detect = data.get("detect", [])
-    if not isinstance(detect, list) or not all(isinstance(d, str) for d in detect):
-        raise _fail(source, f"'detect' must be a list of object paths in the file, got {detect!r}")
-    options = data.get("options", {}) or {}
-    if not isinstance(options, dict):
-        raise _fail(source, f"'options' must be a mapping, got {options!r}")
+    spec = from_mapping(_RecipeFile, data, source, RecipeError)
+    if spec.format not in READERS:
+        hint = suggest(spec.format, READERS)
+        raise RecipeError(f"{source}: format: {spec.format!r} is not a known reader{hint}; accepted: {list(READERS)}")
+    if spec.units.energy not in ENERGY_UNITS:
+        raise RecipeError(f"{source}: units.energy: {spec.units.energy!r} is not one of {list(ENERGY_UNITS)}")
+    _check_fields(source, spec.fields)
     return Recipe(
-        name=str(data.get("name") or name or Path(source).stem),
-        format=fmt,
-        tree=data.get("tree"),
-        description=str(data.get("description", "")).strip(),
-        detect=tuple(detect),
-        fields=_parse_fields(source, data.get("fields", {}) or {}),
-        label=_parse_label(source, data.get("label")),
-        energy_scale=ENERGY_UNITS[unit],
-        options=options,
+        name=str(spec.name or name or Path(source).stem),
+        format=spec.format,
+        tree=spec.tree,
+        description=spec.description.strip(),
+        detect=tuple(spec.detect),
+        fields=spec.fields,
+        label=_label(source, spec.label),
+        energy_scale=ENERGY_UNITS[spec.units.energy],
+        options=spec.options,
         source=source,
     )
 
@@ -246,11 +251,6 @@ def load_recipe(recipe: str | Path | Recipe | dict) -> Recipe:
             hint = suggest(text, known) or f"; built-in: {sorted(known)}"
             raise RecipeError(f"recipe {text!r} is not a built-in recipe or a .yaml file{hint}")
         return known[text]
-    path = Path(text)
-    if not path.is_file():
-        raise RecipeError(f"{path}: recipe file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise RecipeError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
-    return parse_recipe(data, source=str(path))
+    if not Path(text).is_file():
+        raise RecipeError(f"{text}: recipe file not found")
+    return parse_recipe(read_yaml(text, "recipe", RecipeError), source=text)

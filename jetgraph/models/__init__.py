@@ -3,7 +3,7 @@
 An encoder is a ``torch.nn.Module`` whose ``forward(inputs)`` returns (num_jets, ``rep_dim``): the
 representation *before* any projection head, the one probes use. Its class attribute ``input_kind`` says
 what it takes: ``"graph"``, a :class:`~jetgraph.batch.JetBatch` (it computes its node features itself), or
-``"image"``, (B, 3, H, W) jet images from :func:`jetgraph.features.pixelise`. Every constructor takes
+``"image"``, (B, 3, H, W) jet images from :func:`jetgraph.images.pixelise`. Every constructor takes
 ``in_features`` first (node feature columns, :func:`jetgraph.features.num_node_features`, or image
 channels), then keyword parameters, and raises :class:`ModelError` for a bad one.
 
@@ -25,45 +25,32 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from torch import nn
 
-from jetgraph.errors import suggest
 from jetgraph.models.base import ModelError, count_parameters
 from jetgraph.models.edgeconv import ParticleNet
 from jetgraph.models.heads import HeadLayers, ProjectionHead
 from jetgraph.models.resnet import JetResNet
 from jetgraph.models.transformer import ParticleTransformer, pair_features
+from jetgraph.registry import Registry
 
-ENCODERS: dict[str, type[nn.Module]] = {
-    "transformer": ParticleTransformer,
-    "edgeconv": ParticleNet,
-    "resnet": JetResNet,
-}
-"""Every encoder by the name configs use for it."""
-
-
-def _encoder_class(name: str) -> type[nn.Module]:
-    if not isinstance(name, str) or name not in ENCODERS:
-        known = ", ".join(map(repr, ENCODERS))
-        raise ModelError(f"unknown encoder {name!r}{suggest(str(name), ENCODERS)} (known: {known})")
-    return ENCODERS[name]
-
-
-def encoder_parameters(name: str) -> list[str]:
-    """The keyword parameters of the encoder called ``name``, in order (``in_features`` aside).
-
-    Raises:
-        ModelError: an unknown encoder name (with the nearest known one).
-    """
-    parameters = inspect.signature(_encoder_class(name).__init__).parameters
-    return [p for p in parameters if p not in ("self", "in_features")]
+ENCODERS = Registry(
+    "encoder",
+    ModelError,
+    {
+        "transformer": ParticleTransformer,
+        "edgeconv": ParticleNet,
+        "resnet": JetResNet,
+    },
+    positional=("in_features",),
+)
+"""Every encoder by the name configs use for it (``model.encoder``)."""
 
 
 def build_encoder(name: str, in_features: int, **params: Any) -> nn.Module:
-    """The encoder called ``name`` (a key of :data:`ENCODERS`) with ``in_features`` inputs and ``params``.
+    """The encoder called ``name`` with ``in_features`` inputs and ``params`` (:meth:`Registry.build`).
 
     Example:
         >>> build_encoder("edgeconv", 13, k=8, channels=[32, 64])
@@ -72,15 +59,7 @@ def build_encoder(name: str, in_features: int, **params: Any) -> nn.Module:
         ModelError: an unknown encoder or parameter name (with the nearest known one and the accepted
             ones), or a bad parameter value.
     """
-    cls = _encoder_class(name)
-    accepted = encoder_parameters(name)
-    for key in params:
-        if key not in accepted:
-            hint = suggest(str(key), accepted)
-            raise ModelError(
-                f"encoder {name!r}: unknown parameter {key!r}{hint} (it takes {', '.join(map(repr, accepted))})"
-            )
-    return cls(in_features, **params)
+    return ENCODERS.build(name, in_features, **params)
 
 
 __all__ = [
@@ -93,6 +72,5 @@ __all__ = [
     "ProjectionHead",
     "build_encoder",
     "count_parameters",
-    "encoder_parameters",
     "pair_features",
 ]

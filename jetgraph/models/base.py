@@ -1,19 +1,11 @@
-"""The encoder error and the checks every encoder's constructor shares.
-
-Each check returns the value, normalised (``int``, ``float``, a tuple of ints), or raises a one-line
-:class:`ModelError` that names the model, the parameter, the bad value (``!r``) and what was expected.
-"""
+"""The encoder error, the parameter checks every encoder's constructor shares, and node inputs."""
 
 from __future__ import annotations
-
-import math
-import numbers
-from collections.abc import Iterable
-from typing import Any
 
 import torch
 
 from jetgraph.batch import JetBatch
+from jetgraph.checks import Checks
 from jetgraph.errors import JetGraphError
 from jetgraph.features import feature_names, node_features
 
@@ -22,50 +14,8 @@ class ModelError(JetGraphError, ValueError):
     """A bad encoder or head parameter, an unknown encoder name, or inputs an encoder cannot take."""
 
 
-def check_int(owner: str, name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum`` (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ModelError(f"{owner}: {name}={value!r}: expected an integer >= {minimum}")
-    return int(value)
-
-
-def check_float(owner: str, name: str, value: Any, low: float, high: float, expected: str) -> float:
-    """``value`` as a finite float with ``low <= value < high``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or not low <= value < high
-    ):
-        raise ModelError(f"{owner}: {name}={value!r}: expected {expected}")
-    return float(value)
-
-
-def check_bool(owner: str, name: str, value: Any) -> bool:
-    """``value`` if it is a bool (``1`` or ``"yes"`` in a config is more likely a mistake than a wish)."""
-    if not isinstance(value, bool):
-        raise ModelError(f"{owner}: {name}={value!r}: expected true or false")
-    return value
-
-
-def check_choice(owner: str, name: str, value: Any, choices: Iterable[str]) -> str:
-    """``value`` if it is one of ``choices``."""
-    choices = tuple(choices)
-    if value not in choices:
-        raise ModelError(f"{owner}: {name}={value!r}: expected one of {', '.join(map(repr, choices))}")
-    return value
-
-
-def check_ints(owner: str, name: str, value: Any, minimum: int = 1) -> tuple[int, ...]:
-    """``value`` (a non-empty list or tuple, as YAML gives it) as a tuple of ints >= ``minimum``."""
-    if (
-        isinstance(value, str | bytes)
-        or not isinstance(value, Iterable)
-        or not (items := list(value))
-        or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum for v in items)
-    ):
-        raise ModelError(f"{owner}: {name}={value!r}: expected a non-empty list of integers >= {minimum}")
-    return tuple(int(v) for v in items)
+check = Checks(ModelError)
+"""The parameter checks of every encoder and head (:class:`jetgraph.checks.Checks`)."""
 
 
 def count_parameters(module: torch.nn.Module, trainable: bool = True) -> int:

@@ -19,7 +19,7 @@ from torch_geometric.utils import scatter
 
 from jetgraph.batch import JetBatch
 from jetgraph.features import knn_edges
-from jetgraph.models.base import check_choice, check_int, check_ints, node_inputs
+from jetgraph.models.base import check, node_inputs
 
 POOLINGS = ("mean", "sum", "max")
 
@@ -82,10 +82,10 @@ class ParticleNet(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_features = check_int(owner, "in_features", in_features)
-        self.k = check_int(owner, "k", k)
-        self.channels = check_ints(owner, "channels", channels)
-        self.pooling = check_choice(owner, "pooling", pooling, POOLINGS)
+        self.in_features = check.integer(owner, "in_features", in_features, low=1)
+        self.k = check.integer(owner, "k", k, low=1)
+        self.channels = check.integers(owner, "channels", channels)
+        self.pooling = check.choice(owner, "pooling", pooling, POOLINGS)
         self.rep_dim = self.channels[-1]
         self.embed = nn.Linear(self.in_features, self.channels[0])
         widths = (self.channels[0], *self.channels)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from jetgraph.models.base import ModelError, check_int
+from jetgraph.models.base import ModelError, check
 
 
 class ProjectionHead(nn.Module):
@@ -32,10 +32,10 @@ class ProjectionHead(nn.Module):
     def __init__(self, in_dim: int, hidden: int = 512, out_dim: int = 128, layers: int = 2) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_dim = check_int(owner, "in_dim", in_dim)
-        self.hidden = check_int(owner, "hidden", hidden)
-        self.out_dim = check_int(owner, "out_dim", out_dim)
-        self.layers = check_int(owner, "layers", layers)
+        self.in_dim = check.integer(owner, "in_dim", in_dim, low=1)
+        self.hidden = check.integer(owner, "hidden", hidden, low=1)
+        self.out_dim = check.integer(owner, "out_dim", out_dim, low=1)
+        self.layers = check.integer(owner, "layers", layers, low=1)
         widths = [self.in_dim] + [self.hidden] * (self.layers - 1) + [self.out_dim]
         modules: list[nn.Module] = []
         for index, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
@@ -51,7 +51,7 @@ class ProjectionHead(nn.Module):
         pretraining it separates classes better than the encoder's output does.
         """
         if not 1 <= layer <= self.layers:
-            raise ModelError(f"ProjectionHead: layer={layer!r}: expected 1 to {self.layers} (its Linear layers)")
+            raise ModelError(f"ProjectionHead: layer={layer!r}; expected 1 to {self.layers} (its Linear layers)")
         end = 2 * layer - 1  # Linear, GELU, Linear, ...: the k-th Linear sits at 2k - 2
         return self.mlp[: end + (layer < self.layers)]
 

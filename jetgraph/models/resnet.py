@@ -1,6 +1,6 @@
 """A small ResNet for jet images (SimCLR on jet images; the image baseline to compare graphs with).
 
-Input: (Tracks, ECAL, HCAL) images of :func:`jetgraph.features.pixelise` in GeV. GroupNorm, not
+Input: (Tracks, ECAL, HCAL) images of :func:`jetgraph.images.pixelise` in GeV. GroupNorm, not
 BatchNorm, so that an image's representation does not depend on the other images of its batch.
 """
 
@@ -12,7 +12,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from jetgraph.models.base import ModelError, check_bool, check_int, check_ints
+from jetgraph.models.base import ModelError, check
 
 
 def _conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -79,20 +79,20 @@ class JetResNet(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_features = check_int(owner, "in_features", in_features)
-        self.widths = check_ints(owner, "widths", widths)
-        self.blocks = check_ints(owner, "blocks", blocks)
+        self.in_features = check.integer(owner, "in_features", in_features, low=1)
+        self.widths = check.integers(owner, "widths", widths)
+        self.blocks = check.integers(owner, "blocks", blocks)
         if len(self.blocks) != len(self.widths):
             raise ModelError(
-                f"{owner}: blocks={blocks!r}: expected one entry per stage of widths={list(self.widths)} "
+                f"{owner}: blocks={blocks!r}; expected one entry per stage of widths={list(self.widths)} "
                 f"({len(self.widths)})"
             )
-        self.groups = check_int(owner, "groups", groups)
+        self.groups = check.integer(owner, "groups", groups, low=1)
         if any(width % self.groups for width in self.widths):
             raise ModelError(
-                f"{owner}: groups={groups!r}: expected a divisor of every width in widths={list(self.widths)}"
+                f"{owner}: groups={groups!r}; expected a divisor of every width in widths={list(self.widths)}"
             )
-        self.log_input = check_bool(owner, "log_input", log_input)
+        self.log_input = check.boolean(owner, "log_input", log_input)
         self.rep_dim = self.widths[-1]
 
         self.stem = nn.Sequential(
@@ -124,7 +124,7 @@ class JetResNet(nn.Module):
             got = f"{tuple(images.shape)} {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
             raise ModelError(
                 f"{type(self).__name__} takes float images of shape (B, {self.in_features}, H, W) "
-                f"(jetgraph.features.pixelise); got {got}"
+                f"(jetgraph.images.pixelise); got {got}"
             )
         x = torch.log1p(images.clamp(min=0)) if self.log_input else images
         return self.stages(self.stem(x)).mean(dim=(2, 3))

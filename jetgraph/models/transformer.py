@@ -18,14 +18,7 @@ from torch import nn
 
 from jetgraph.batch import JetBatch, wrap_phi
 from jetgraph.features import to_dense
-from jetgraph.models.base import (
-    ModelError,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    node_inputs,
-)
+from jetgraph.models.base import ModelError, check, node_inputs
 
 POOLINGS = ("mean", "sum", "cls")
 PAIR_FEATURES = ("ln_delta_r", "ln_kt", "ln_z", "ln_m2")
@@ -180,21 +173,23 @@ class ParticleTransformer(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_features = check_int(owner, "in_features", in_features)
-        self.dim = check_int(owner, "dim", dim)
-        self.layers = check_int(owner, "layers", layers)
-        self.heads = check_int(owner, "heads", heads)
+        self.in_features = check.integer(owner, "in_features", in_features, low=1)
+        self.dim = check.integer(owner, "dim", dim, low=1)
+        self.layers = check.integer(owner, "layers", layers, low=1)
+        self.heads = check.integer(owner, "heads", heads, low=1)
         if self.dim % self.heads:
             divisors = [h for h in range(1, min(self.dim, 64) + 1) if self.dim % h == 0]
-            raise ModelError(f"{owner}: heads={heads!r}: expected a divisor of dim={self.dim}, such as {divisors}")
-        self.ffn = check_int(owner, "ffn", ffn)
-        self.dropout = check_float(owner, "dropout", dropout, 0.0, 1.0, "a probability 0 <= dropout < 1")
-        self.max_particles = None if max_particles is None else check_int(owner, "max_particles", max_particles)
-        self.pooling = check_choice(owner, "pooling", pooling, POOLINGS)
-        self.pt_weighted = check_bool(owner, "pt_weighted", pt_weighted)
+            raise ModelError(f"{owner}: heads={heads!r}; expected a divisor of dim={self.dim}, such as {divisors}")
+        self.ffn = check.integer(owner, "ffn", ffn, low=1)
+        self.dropout = check.number(owner, "dropout", dropout, low=0.0, high=1.0, expected="0 <= dropout < 1")
+        if max_particles is not None:
+            max_particles = check.integer(owner, "max_particles", max_particles, low=1)
+        self.max_particles = max_particles
+        self.pooling = check.choice(owner, "pooling", pooling, POOLINGS)
+        self.pt_weighted = check.boolean(owner, "pt_weighted", pt_weighted)
         if self.pt_weighted and self.pooling == "cls":
             raise ModelError(f"{owner}: pt_weighted=True: expected pooling 'sum' or 'mean'; got pooling='cls'")
-        self.pair_bias = check_bool(owner, "pair_bias", pair_bias)
+        self.pair_bias = check.boolean(owner, "pair_bias", pair_bias)
         self.rep_dim = self.dim
 
         self.embed = nn.Linear(self.in_features, self.dim)

@@ -26,8 +26,9 @@ from jetgraph import runs
 from jetgraph.batch import JetBatch
 from jetgraph.data import JetDataset
 from jetgraph.inputs import Inputs
-from jetgraph.io.files import expand_paths
 from jetgraph.outputs import check_writable, written_atomically
+from jetgraph.paths import expand_paths
+from jetgraph.version import __version__
 
 JET_COLUMNS = ("label", "jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_mass")
 
@@ -88,7 +89,7 @@ def embed(
             encoder=config.model.encoder,
             rep_dim=int(representation.shape[1]),
             files=[str(f) for f in files],
-            version=jetgraph.__version__,
+            version=__version__,
         )
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jetgraph.augment import AugmentError, RandomBoost, build, relative
+from jetgraph.augment import AugmentError, RandomBoost, build_transforms, relative
 from jetgraph.batch import JetBatch
 from jetgraph.features import node_features
 from tests.augment.jets import masses_squared
@@ -40,6 +40,6 @@ def test_only_the_energy_features_change(batch: JetBatch) -> None:
 
 
 def test_built_by_name_and_checked() -> None:
-    assert repr(build(["boost"]).transforms[0]) == "RandomBoost(shift=1.0)"
+    assert repr(build_transforms(["boost"]).transforms[0]) == "RandomBoost(shift=1.0)"
     with pytest.raises(AugmentError, match="shift"):
         RandomBoost(shift=-1)

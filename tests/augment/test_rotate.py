@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from jetgraph.augment import AugmentError, RandomRotate, ScrambleAngles, build, relative
+from jetgraph.augment import AugmentError, RandomRotate, ScrambleAngles, build_transforms, relative
 from jetgraph.batch import JetBatch
 from tests.augment.jets import jet_masses, make_jets, masses_squared
 
@@ -118,7 +118,7 @@ def test_scramble_turns_no_further_than_max_angle(batch: JetBatch) -> None:
 @pytest.mark.parametrize("bad", [-0.1, 3.2, "pi"])
 def test_scramble_refuses_angles_outside_zero_to_pi(bad: object) -> None:
     with pytest.raises(AugmentError, match=r"max_angle=.*expected a number"):
-        build([{"scramble_angles": {"max_angle": bad}}])
+        build_transforms([{"scramble_angles": {"max_angle": bad}}])
 
 
 def test_scramble_repr() -> None:

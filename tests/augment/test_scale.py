@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jetgraph.augment import AugmentError, EnergyScale, build
+from jetgraph.augment import AugmentError, EnergyScale, build_transforms
 from jetgraph.batch import JetBatch
 
 
@@ -38,7 +38,7 @@ def test_per_particle_draws_a_factor_for_each_particle(batch: JetBatch) -> None:
 
 def test_per_particle_must_be_a_boolean() -> None:
     with pytest.raises(AugmentError, match=r"per_particle='yes'; expected true or false"):
-        build([{"energy_scale": {"per_particle": "yes"}}])
+        build_transforms([{"energy_scale": {"per_particle": "yes"}}])
 
 
 def test_repr() -> None:

@@ -407,7 +407,7 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path):
 def test_bad_value_is_named(tmp_path):
     data = _default_mapping()
     data["hcal"]["noise"] = "0.1 GeV"
-    with pytest.raises(RecipeError, match=r"hcal\.noise is '0\.1 GeV'; expected a number"):
+    with pytest.raises(RecipeError, match=r"hcal\.noise: '0\.1 GeV'; expected a number"):
         load_detector(_write(tmp_path, data))
     data = _default_mapping()
     data["tracker"]["efficiency"] = 1.5

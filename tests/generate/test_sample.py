@@ -44,7 +44,7 @@ def test_user_sample_by_path(tmp_path):
     ("change", "message"),
     [
         (("radius: 0.4", "radiuss: 0.4"), r"unknown key 'jets.radiuss'; did you mean 'radius'"),
-        (("radius: 0.4", "radius: wide"), r"jets.radius is 'wide'; expected a number"),
+        (("radius: 0.4", "radius: wide"), r"jets.radius: 'wide'; expected a number"),
         (("pt: [500., 550.]", "pt: [550., 500.]"), r"jets.pt is \[550.0, 500.0\]; expected \[min, max\]"),
         (("algorithm: antikt", "algorithm: siscone"), r"jets.algorithm is 'siscone'; accepted"),
         (("  quark:", "  top:"), r"process 'top' is not one of label_names"),

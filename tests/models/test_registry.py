@@ -1,4 +1,4 @@
-"""Encoders by name (build_encoder, encoder_parameters) and the projection head."""
+"""Encoders by name (ENCODERS, build_encoder) and the projection head."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import jetgraph
 import jetgraph.models as models
 from jetgraph.batch import JetBatch
 from jetgraph.errors import JetGraphError
-from jetgraph.features import num_node_features, pixelise
+from jetgraph.features import num_node_features
+from jetgraph.images import ImageGrid, pixelise
 from jetgraph.io.examples import write_jetclass
 from jetgraph.models import (
     ENCODERS,
@@ -22,7 +23,6 @@ from jetgraph.models import (
     ParticleTransformer,
     ProjectionHead,
     build_encoder,
-    encoder_parameters,
 )
 
 SMALL = {
@@ -39,8 +39,8 @@ def batch(tmp_path_factory) -> JetBatch:
 
 
 def test_the_registry_and_the_public_names():
-    assert ENCODERS == {"transformer": ParticleTransformer, "edgeconv": ParticleNet, "resnet": JetResNet}
-    assert set(models.__all__) >= {"ENCODERS", "ModelError", "ProjectionHead", "build_encoder", "encoder_parameters"}
+    assert dict(ENCODERS) == {"transformer": ParticleTransformer, "edgeconv": ParticleNet, "resnet": JetResNet}
+    assert set(models.__all__) >= {"ENCODERS", "ModelError", "ProjectionHead", "build_encoder"}
     assert issubclass(ModelError, JetGraphError) and issubclass(ModelError, ValueError)
 
 
@@ -50,13 +50,13 @@ def test_every_encoder_keeps_the_interface(name, batch):
     assert cls.input_kind in ("graph", "image")
     signature = inspect.signature(cls.__init__)
     assert list(signature.parameters)[1] == "in_features"
-    assert encoder_parameters(name) == list(signature.parameters)[2:]
-    assert all(signature.parameters[p].default is not inspect.Parameter.empty for p in encoder_parameters(name))
+    assert ENCODERS.parameters(name) == list(signature.parameters)[2:]
+    assert all(signature.parameters[p].default is not inspect.Parameter.empty for p in ENCODERS.parameters(name))
     torch.manual_seed(0)
     if cls.input_kind == "graph":
         encoder, inputs = build_encoder(name, num_node_features(batch), **SMALL[name]), batch
     else:
-        encoder, inputs = build_encoder(name, 3, **SMALL[name]), pixelise(batch, pixels=16)
+        encoder, inputs = build_encoder(name, 3, **SMALL[name]), pixelise(batch, ImageGrid(16))
     assert isinstance(encoder, cls) and isinstance(encoder, nn.Module)
     out = encoder(inputs)
     assert out.shape == (batch.num_jets, encoder.rep_dim) and torch.isfinite(out).all()
@@ -65,17 +65,19 @@ def test_every_encoder_keeps_the_interface(name, batch):
 
 
 def test_encoder_parameters_of_the_transformer():
-    assert encoder_parameters("transformer") == [
+    assert ENCODERS.parameters("transformer") == [
         "dim", "layers", "heads", "ffn", "dropout", "max_particles", "pooling", "pt_weighted", "pair_bias",
     ]  # fmt: skip
-    assert encoder_parameters("edgeconv") == ["k", "channels", "pooling"]
+    assert ENCODERS.parameters("edgeconv") == ["k", "channels", "pooling"]
 
 
 def test_an_unknown_encoder_suggests_the_nearest_name():
     with pytest.raises(ModelError, match=r"^unknown encoder 'transfomer'; did you mean 'transformer'\? \(known: "):
         build_encoder("transfomer", 13)
-    with pytest.raises(ModelError, match=r"^unknown encoder 'gnn' \(known: 'transformer', 'edgeconv', 'resnet'\)$"):
-        encoder_parameters("gnn")
+    with pytest.raises(
+        ModelError, match=r"^unknown encoder 'gnn'; expected one of 'transformer', 'edgeconv', 'resnet'$"
+    ):
+        ENCODERS.parameters("gnn")
 
 
 def test_an_unknown_parameter_lists_the_accepted_ones():
@@ -83,12 +85,12 @@ def test_an_unknown_parameter_lists_the_accepted_ones():
         ModelError, match=r"^encoder 'edgeconv': unknown parameter 'channel'; did you mean 'channels'\?"
     ):
         build_encoder("edgeconv", 13, channel=[8])
-    with pytest.raises(ModelError, match=r"unknown parameter 'width' \(it takes 'k', 'channels', 'pooling'\)$"):
+    with pytest.raises(ModelError, match=r"unknown parameter 'width'; it takes 'k', 'channels', 'pooling'$"):
         build_encoder("edgeconv", 13, width=8)
 
 
 def test_a_bad_value_through_the_registry_is_a_model_error():
-    with pytest.raises(ModelError, match=r"^ParticleTransformer: heads=3: expected a divisor of dim=16"):
+    with pytest.raises(ModelError, match=r"^ParticleTransformer: heads=3; expected a divisor of dim=16"):
         build_encoder("transformer", 13, dim=16, heads=3)
 
 
@@ -110,7 +112,7 @@ def test_projection_head_layers_for_probes():
     first = torch.nn.functional.gelu(head.mlp[0](h))
     assert torch.equal(head.upto(1)(h), first) and head.width(1) == 32
     assert torch.equal(head.upto(3)(h), head(h)) and head.width(3) == 8
-    with pytest.raises(ModelError, match=r"^ProjectionHead: layer=4: expected 1 to 3"):
+    with pytest.raises(ModelError, match=r"^ProjectionHead: layer=4; expected 1 to 3"):
         head.upto(4)
 
 
@@ -118,5 +120,5 @@ def test_projection_head_layers_for_probes():
 def test_projection_head_refuses_bad_sizes(params):
     params = {"in_dim": 16, **params}
     (name,) = [key for key in params if key != "in_dim"] or ["in_dim"]
-    with pytest.raises(ModelError, match=rf"^ProjectionHead: {name}={params[name]!r}: expected an integer >= 1$"):
+    with pytest.raises(ModelError, match=rf"^ProjectionHead: {name}={params[name]!r}; expected an integer >= 1$"):
         ProjectionHead(**params)

@@ -8,7 +8,7 @@ from torch import nn
 
 import jetgraph
 from jetgraph.batch import JetBatch
-from jetgraph.features import pixelise
+from jetgraph.images import ImageGrid, pixelise
 from jetgraph.io.examples import write_jetclass
 from jetgraph.models import JetResNet, ModelError
 
@@ -18,7 +18,7 @@ TINY = {"widths": (8, 16), "blocks": (1, 1), "groups": 4}
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> torch.Tensor:
     path = write_jetclass(tmp_path_factory.mktemp("resnet") / "jets.root", n_jets=12, seed=7)
-    return pixelise(JetBatch.from_jets(jetgraph.read(path)), pixels=32)
+    return pixelise(JetBatch.from_jets(jetgraph.read(path)), ImageGrid(32))
 
 
 def tiny(seed: int = 0, **params) -> JetResNet:

@@ -8,18 +8,21 @@ import awkward as ak
 import h5py
 import numpy as np
 import pytest
+import torch
 
 import jetgraph
+from jetgraph.batch import JetBatch, detector_view
 from jetgraph.errors import FileFormatError, JetGraphError, SchemaError
-from jetgraph.generate.images import (
+from jetgraph.images import (
     CHANNELS,
     ImageError,
     ImageGrid,
     ImageWriter,
     make_images,
-    pixelise,
     write_images,
 )
+from jetgraph.images import jet_images as pixelise
+from jetgraph.images import pixelise as pixelise_batch
 from jetgraph.io.jetimage import read_images
 from jetgraph.schema import build, four_momentum, kinematics
 
@@ -320,7 +323,9 @@ def test_unknown_source_lists_accepted_and_missing_charge_is_named(tmp_path):
         make_images(tmp_path / "none.root", tmp_path / "x.h5", source="pixels")
     jets = _random_jets(2)
     part = ak.zip({f: jets.part[f] for f in ("px", "py", "pz", "energy", "pid")})
-    with pytest.raises(SchemaError, match=r"needs 'part.charge'"):
+    with pytest.raises(
+        SchemaError, match=r"needs 'part.pid' and 'part.charge'.*have \['px', 'py', 'pz', 'energy', 'pid'\]"
+    ):
         pixelise(ak.Array({"part": part, "jet": jets.jet}), GRID)
     with pytest.raises(ImageError, match=r"images of shape \(2, 3, 10, 10\) for 1 jets"):
         write_images(tmp_path / "x.h5", pixelise(jets, GRID), jets[:1], GRID)
@@ -332,3 +337,18 @@ def test_grid_geometry():
     assert grid.pixel_size == 0.5
     np.testing.assert_allclose(grid.centres, [-0.75, -0.25, 0.25, 0.75])
     assert ImageGrid() == ImageGrid(32, 1.6)
+
+
+def test_a_batch_of_mixed_replicas_is_pixelised_replica_by_replica():
+    """The one pixeliser on a detector view that takes replica 0 of one jet and replica 1 of the other."""
+    jets = _cell_jets()
+    per_replica = [pixelise(jets, GRID, source="cells", replica=r) for r in (0, 1)]
+    mixed = detector_view(JetBatch.from_jets(jets), torch.tensor([0, 1]))
+    np.testing.assert_array_equal(pixelise_batch(mixed, GRID).numpy(), np.stack([per_replica[0][0], per_replica[1][1]]))
+
+
+def test_a_particle_batch_without_pid_is_one_line():
+    batch = JetBatch.from_jets(_random_jets(2)).replace()
+    del batch.pid
+    with pytest.raises(SchemaError, match=r"pixelise needs 'pid' and 'charge'.*lacks \['pid'\]"):
+        pixelise_batch(batch, GRID)

@@ -36,6 +36,7 @@ from jetgraph.generate.sample import Sample, load_sample, sample_dict
 from jetgraph.io.native import JetWriter, iterate
 from jetgraph.io.recipe import load_recipe
 from jetgraph.outputs import check_writable, written_atomically
+from jetgraph.version import __version__
 
 DEFAULT_CHUNK_SIZE = 100
 MANIFEST = "manifest.json"
@@ -132,8 +133,6 @@ def _make_chunk(chunk: Chunk) -> ChunkReport:
 def _manifest(
     sample: Sample, n_jets: int, seed: int, chunk_size: int, replicas: int, detector: Any, showers: int = 1
 ) -> dict:
-    from jetgraph import __version__
-
     return {
         "sample": sample.name,
         "settings": sample_dict(sample),

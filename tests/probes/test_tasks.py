@@ -15,7 +15,7 @@ from jetgraph.cli import app
 from jetgraph.config import load_config
 from jetgraph.probes.compare import compare
 from jetgraph.probes.metrics import ProbeError
-from jetgraph.probes.run import format_table, load_probe_config, probe
+from jetgraph.probes.tasks import format_table, load_probe_config, probe
 from jetgraph.train import pretrain
 
 TINY = [

@@ -18,29 +18,27 @@ Results go to ``RUN/probe/<task>.json`` and figures to ``RUN/probe/<task>_*.png`
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 import torch
-import yaml
 from sklearn.exceptions import ConvergenceWarning
 
-import jetgraph
 from jetgraph import runs
 from jetgraph.batch import JetBatch
 from jetgraph.data import JetDataset
-from jetgraph.errors import suggest
 from jetgraph.inputs import Inputs
-from jetgraph.io.files import expand_paths
-from jetgraph.models import build_encoder
 from jetgraph.outputs import locked, written_atomically
+from jetgraph.paths import expand_paths
 from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
 from jetgraph.probes.embed import embed
 from jetgraph.probes.metrics import ProbeError, bootstrap, response_resolution
@@ -48,6 +46,8 @@ from jetgraph.probes.observables import OBSERVABLES, cell_energy_sum, observable
 from jetgraph.probes.plots import label_fraction_figure, map_figure, response_figure, roc_figure
 from jetgraph.probes.regress import calibrate_sum, fit_predict_energy
 from jetgraph.probes.supervised import train_classifier
+from jetgraph.settings import from_mapping, read_yaml
+from jetgraph.version import __version__
 
 TASKS = ("qg", "top", "energy")
 REPRESENTATION_PROBES = ("linear", "mlp", "knn")
@@ -114,7 +114,7 @@ def _supervised_scores(
     """The encoder's architecture trained on the chosen labels: from scratch, and fine-tuned from pretraining."""
     pretrained, config, _ = runs.load_encoder(*run)
     torch.manual_seed(seed)
-    fresh = build_encoder(config.model.encoder, config.model.in_features, **config.model.params)
+    fresh, _ = config.model.build()
     inputs = Inputs(config.augment, pretrained.input_kind)
     return {
         "supervised (scratch)": train_classifier(fresh, inputs, jets, labels, chosen, test, seed=seed, epochs=epochs),
@@ -291,7 +291,7 @@ def probe(
             encoder=config.model.encoder,
             files=files,
             seed=seed,
-            version=jetgraph.__version__,
+            version=__version__,
             figures=[str(f) for f in figures],
         )
         with written_atomically(out / f"{task}.json") as partial:
@@ -299,39 +299,35 @@ def probe(
     return results
 
 
-PROBE_SETTINGS = (
-    "task",
-    "data",
-    "label_fractions",
-    "recipe",
-    "seed",
-    "bootstraps",
-    "supervised",
-    "supervised_fractions",
-    "supervised_epochs",
-)
+@dataclass
+class ProbeConfig:
+    """What ``jetgraph probe`` measures: the keyword arguments of :func:`probe`, as a probe config file
+    (``configs/probe/*.yaml``) gives them; options on the command line replace the file's."""
+
+    task: str = "qg"
+    data: list[str] = field(default_factory=list)
+    """Labelled jet files; empty: the run's ``data.val``."""
+    label_fractions: list[float] = field(default_factory=lambda: list(DEFAULT_FRACTIONS))
+    recipe: str | None = None
+    seed: int = 0
+    bootstraps: int = 200
+    supervised: bool = True
+    supervised_fractions: list[float] | None = None
+    supervised_epochs: int = 20
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`probe`."""
+        return {**dataclasses.asdict(self), "data": self.data or None}
 
 
-def load_probe_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The settings of a probe config (``configs/probe/*.yaml``): keyword arguments of :func:`probe`.
+def load_probe_config(path: str | os.PathLike) -> ProbeConfig:
+    """A probe config file (``configs/probe/*.yaml``).
 
     Raises:
-        ProbeError: an unreadable file, invalid YAML or an unknown key (with the nearest known one).
+        ProbeError: an unreadable file, invalid YAML, an unknown key (with the nearest known one) or a
+            value of the wrong type.
     """
-    try:
-        values = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as err:
-        raise ProbeError(f"{path}: cannot read the probe config ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise ProbeError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(values, dict):
-        raise ProbeError(f"{path}: expected a mapping of {list(PROBE_SETTINGS)}")
-    for key in values:
-        if key not in PROBE_SETTINGS:
-            raise ProbeError(
-                f"{path}: unknown key {key!r}{suggest(str(key), PROBE_SETTINGS)}; expected {list(PROBE_SETTINGS)}"
-            )
-    return values
+    return from_mapping(ProbeConfig, read_yaml(path, "probe config", ProbeError), str(path), ProbeError)
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -356,4 +352,4 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_FRACTIONS", "PROBE_SETTINGS", "TASKS", "format_table", "load_probe_config", "probe"]
+__all__ = ["DEFAULT_FRACTIONS", "TASKS", "ProbeConfig", "format_table", "load_probe_config", "probe"]

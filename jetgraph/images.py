@@ -1,9 +1,7 @@
-"""Jet images: particles, or detector cells and tracks, summed into (Tracks, ECAL, HCAL) pixels; written to HDF5.
+"""Jet images: particles, or detector cells and tracks, summed into (Tracks, ECAL, HCAL) pixels, and the
+jet-image HDF5 files that image encoders and ``jetgraph images`` use.
 
-The images follow the layout :mod:`jetgraph.io.jetimage` reads (that of the end-to-end quark/gluon
-images), so ``jetgraph.read`` and :func:`jetgraph.io.jetimage.read_images` open the files directly.
-
-Grid:
+Grid (:class:`ImageGrid`):
     ``pixels x pixels`` square pixels of ``pixel_size = width / pixels`` radians, centred on the jet
     axis: ``deta = eta - jet.eta`` and ``dphi = phi - jet.phi`` wrapped into ``(-pi, pi]`` (so a jet
     near ``phi = pi`` is contiguous across the seam). Row ``i`` is eta and column ``j`` is phi; pixel
@@ -12,18 +10,18 @@ Grid:
 
 Channels (:data:`CHANNELS`), summed per pixel, in GeV:
 
-- ``source="particles"`` (truth particles, which need ``part.pid`` and ``part.charge``):
-  ``Tracks`` = pT of every particle with ``charge != 0`` (muons included: they leave tracks);
-  ``ECAL`` = energy of ``|pid|`` 11, 22 (electrons, photons); ``HCAL`` = energy of every other
-  particle, except ``|pid|`` 12, 13, 14, 16 (neutrinos and muons deposit nothing), the same split as
-  :mod:`jetgraph.generate.detector` without its smearing and ECAL fraction of hadrons.
-- ``source="cells"`` (detector-level jets): ``ECAL`` / ``HCAL`` = cell energy of ``layer`` 0 / 1;
-  ``Tracks`` = track pT (0 without ``tracks``). With a replica axis (jets * replica * items),
-  ``replica`` picks one; tracks without a replica axis serve every replica. Other layers are an error.
-- ``source="auto"``: ``cells`` when the jets have ``cells``, else ``particles``.
+- particles (which need ``pid`` and ``charge``): ``Tracks`` = pT of every particle with
+  ``charge != 0`` (muons included: they leave tracks); ``ECAL`` = energy of ``|pid|`` 11, 22;
+  ``HCAL`` = energy of every other particle except neutrinos and muons (``|pid|`` 12, 13, 14, 16),
+  the split of :mod:`jetgraph.generate.detector` without its smearing;
+- detector cells and tracks (a :func:`~jetgraph.batch.detector_view`): ``ECAL`` / ``HCAL`` = cell
+  energy of ``layer`` 0 / 1, ``Tracks`` = track pT.
 
-File (HDF5, written to ``<path>.partial`` and renamed when complete, as
-:class:`jetgraph.io.native.JetWriter` does):
+:func:`pixelise` is the one pixeliser: a batched, vectorised ``index_add`` on a
+:class:`~jetgraph.batch.JetBatch` (what image encoders see in training); :func:`jet_images` applies it
+to awkward jets, picking particles or one detector replica (``source``, ``replica``).
+
+File (HDF5, written to ``<path>.partial`` and renamed when complete; read by :mod:`jetgraph.io.jetimage`):
 
 - ``X_jets``: (N, H, W, 3) float32, **channels last** in :data:`CHANNELS` order, chunked, gzip;
 - ``y``: (N,) int32 label, ``-1`` for jets without a ``label`` field;
@@ -31,11 +29,6 @@ File (HDF5, written to ``<path>.partial`` and renamed when complete, as
 - root attributes: ``pixel_size`` (float, rad), ``pixels`` (int), ``width`` (float, rad),
   ``channels`` (list of names), ``label_names`` (list, possibly empty), ``source`` (``particles``
   or ``cells``), ``replica`` (int, only for ``cells``) and ``jetgraph`` (the package version).
-  The reader takes ``pixel_size`` and ``label_names`` from these attributes.
-
-Everything is vectorised: one flat index ``(jet, channel, i, j)`` per deposit, ``np.unique`` of the
-indices and one ``np.bincount`` (float64 sums) per chunk, written into the float32 images (no loop
-over jets or particles; no float64 buffer the size of the images).
 """
 
 from __future__ import annotations
@@ -53,22 +46,24 @@ from typing import Any
 import awkward as ak
 import h5py
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
+from jetgraph.batch import TRACK_LAYER, JetBatch, detector_view
 from jetgraph.errors import FileFormatError, JetGraphError, SchemaError, suggest
-from jetgraph.generate.detector import showers
 from jetgraph.outputs import check_writable, written_atomically
-from jetgraph.schema import kinematics
+from jetgraph.paths import expand_paths
+from jetgraph.schema import EM_PIDS, INVISIBLE_PIDS, wrap_phi
+from jetgraph.version import __version__
 
 CHANNELS = ("Tracks", "ECAL", "HCAL")
-"""Image channels, in order (the last axis in the file, the second in :func:`pixelise`'s output)."""
+"""Image channels, in order."""
 SOURCES = ("auto", "particles", "cells")
 DEFAULT_STEP_SIZE = 10_000
-"""Jets pixelised at once by :func:`make_images` (120 MB of float32 images at 32 x 32 pixels)."""
-_TRACKS, _ECAL, _HCAL = range(3)
+"""Jets read and pixelised at once by :func:`make_images`."""
 _SUFFIXES = (".h5", ".hdf5", ".hdf")
 _CHUNK_BYTES = 2**19
-"""Target size of one compressed chunk of ``X_jets`` (within h5py's default 1 MiB chunk cache)."""
+"""Target size of one HDF5 chunk of ``X_jets`` (512 KiB)."""
 
 
 class ImageError(JetGraphError, ValueError):
@@ -111,6 +106,52 @@ class ImageGrid:
         return (np.arange(self.pixels) - (self.pixels - 1) / 2) * self.pixel_size
 
 
+def _channel_weights(batch: JetBatch) -> torch.Tensor:
+    """(3, N) what each particle puts into Tracks, ECAL, HCAL (zeros where it puts nothing)."""
+    if "layer" in batch:  # detector view: cells by layer, tracks
+        layer = batch.layer
+        masks = (layer == TRACK_LAYER, layer == 0, layer == 1)
+    else:
+        missing = [name for name in ("pid", "charge") if name not in batch]
+        if missing:
+            raise SchemaError(
+                f"pixelise needs 'pid' and 'charge' to sort particles into {list(CHANNELS)} (or a detector "
+                f"view with 'layer'); the batch lacks {missing}"
+            )
+        apid = batch.pid.abs()
+        em = torch.isin(apid, torch.tensor(EM_PIDS, device=apid.device))
+        invisible = torch.isin(apid, torch.tensor(INVISIBLE_PIDS, device=apid.device))
+        masks = (batch.charge != 0, em, ~em & ~invisible)
+    values = (batch.pt, batch.energy, batch.energy)
+    return torch.stack([torch.where(m, v, torch.zeros_like(v)) for m, v in zip(masks, values, strict=True)])
+
+
+def pixelise(batch: JetBatch, grid: ImageGrid = ImageGrid()) -> torch.Tensor:
+    """Jet images (Tracks, ECAL, HCAL) centred on each jet's axis (see the module for the grid and channels).
+
+    Pixel i covers [i, i + 1) in ``u = deta / pixel_size + pixels / 2`` (the same for phi); positions are
+    computed in float64, so a deposit on a pixel edge lands where the grid says.
+
+    Shapes:
+        returns (num_jets, 3, pixels, pixels) float32, in GeV.
+
+    Raises:
+        SchemaError: a particle-level batch without ``pid`` or ``charge``.
+    """
+    pixels, size = grid.pixels, grid.pixel_size
+    weights = _channel_weights(batch).float()  # (3, N)
+    jet = batch.batch
+    u = (batch.eta.double() - batch.jet_eta.double()[jet]) / size + pixels / 2
+    v = wrap_phi(batch.phi.double() - batch.jet_phi.double()[jet]) / size + pixels / 2
+    inside = (u >= 0) & (u < pixels) & (v >= 0) & (v < pixels)
+    pixel = u.clamp(0, pixels - 1).long() * pixels + v.clamp(0, pixels - 1).long()  # outside: weight 0
+    channel = torch.arange(len(CHANNELS), device=jet.device).view(-1, 1)
+    index = (jet * len(CHANNELS) + channel) * pixels**2 + pixel  # (3, N)
+    images = torch.zeros(batch.num_jets * len(CHANNELS) * pixels**2, dtype=torch.float32, device=jet.device)
+    images.index_add_(0, index.reshape(-1), (weights * inside).reshape(-1))
+    return images.view(batch.num_jets, len(CHANNELS), pixels, pixels)
+
+
 def _check_source(source: str) -> None:
     if source not in SOURCES:
         raise ImageError(f"--source {source!r}: expected one of {list(SOURCES)}{suggest(str(source), SOURCES)}")
@@ -129,101 +170,39 @@ def resolve_source(jets: ak.Array, source: str = "auto") -> str:
     return "cells" if "cells" in ak.fields(jets) else "particles"
 
 
-def _wrap(dphi: np.ndarray) -> np.ndarray:
-    """Angles wrapped into ``(-pi, pi]``."""
-    return np.pi - np.mod(np.pi - dphi, 2 * np.pi)
-
-
-def _flat(values: ak.Array) -> np.ndarray:
-    return np.asarray(ak.to_numpy(ak.ravel(values)), dtype=np.float64)
-
-
-def _deposits_from_particles(jets: ak.Array, source: str) -> list[tuple[np.ndarray, ...]]:
-    """``(jet index, eta, phi, weight)`` per channel, from the truth particles."""
-    if "part" not in ak.fields(jets):
-        raise SchemaError(f"{source}: source='particles' needs jets with 'part'; they have {ak.fields(jets)}")
-    part = jets.part
-    for name in ("pid", "charge"):
-        if name not in ak.fields(part):
-            raise SchemaError(
-                f"{source}: source='particles' needs 'part.{name}' to sort particles into Tracks/ECAL/HCAL; "
-                f"the particles have {ak.fields(part)}"
-            )
-    counts = ak.to_numpy(ak.num(part, axis=1))
-    jet = np.repeat(np.arange(len(jets)), counts)
-    kin = kinematics(*(_flat(part[f]) for f in ("px", "py", "pz", "energy")))
-    charged = _flat(part.charge) != 0
-    em, hadron = showers(ak.to_numpy(ak.ravel(part.pid)))
-    eta, phi = kin["eta"], kin["phi"]
-    return [
-        (jet[charged], eta[charged], phi[charged], kin["pt"][charged]),
-        (jet[em], eta[em], phi[em], kin["energy"][em]),
-        (jet[hadron], eta[hadron], phi[hadron], kin["energy"][hadron]),
-    ]
-
-
-def _replica(items: ak.Array, replica: int, name: str, source: str) -> ak.Array:
-    """One detector replica of ``cells`` or ``tracks`` (jets * items), or the items when there is no replica axis."""
-    if items.ndim < 3:
-        if replica != 0:
-            raise ImageError(
-                f"{source}: replica={replica}: the jets' '{name}' have no replica axis (one detector replica); "
-                f"use replica=0"
-            )
-        return items
-    if len(items) == 0:
-        return items[:, 0]  # no jets: nothing to check
-    available = int(ak.min(ak.num(items, axis=1)))
-    if replica >= available:
-        raise ImageError(
-            f"{source}: replica={replica} is out of range: the jets have {available} detector replica(s) "
-            f"of '{name}' (0..{available - 1})"
-        )
-    return items[:, replica]
-
-
-def _deposits_from_cells(jets: ak.Array, replica: int, source: str) -> list[tuple[np.ndarray, ...]]:
-    """``(jet index, eta, phi, weight)`` per channel, from the cells (by layer) and tracks of one replica."""
+def _replicas(jets: ak.Array, replica: int, where: str) -> None:
+    """Check that every jet has detector ``replica`` (cells with layers 0 and 1)."""
     if "cells" not in ak.fields(jets):
         raise SchemaError(
-            f"{source}: source='cells' needs detector-level jets with 'cells'; they have {ak.fields(jets)}"
+            f"{where}: source='cells' needs detector-level jets with 'cells'; they have {ak.fields(jets)}"
         )
-    cells = _replica(jets.cells, replica, "cells", source)
-    out: list[tuple[np.ndarray, ...]] = []
-    if "tracks" in ak.fields(jets):
-        tracks = jets.tracks
-        if tracks.ndim >= 3:  # tracks without a replica axis are the same for every replica
-            tracks = _replica(tracks, replica, "tracks", source)
-        jet = np.repeat(np.arange(len(jets)), ak.to_numpy(ak.num(tracks, axis=1)))
-        out.append((jet, _flat(tracks.eta), _flat(tracks.phi), _flat(tracks.pt)))
-    else:
-        out.append((np.zeros(0, np.int64), *(np.zeros(0) for _ in range(3))))
-    jet = np.repeat(np.arange(len(jets)), ak.to_numpy(ak.num(cells, axis=1)))
-    layer = ak.to_numpy(ak.ravel(cells.layer))
-    bad = (layer != 0) & (layer != 1)
-    if bad.any():
+    cells = jets.cells
+    if cells.ndim < 3 and replica != 0:
+        raise ImageError(
+            f"{where}: replica={replica}: the jets' 'cells' have no replica axis (one detector replica); use replica=0"
+        )
+    available = int(ak.min(ak.num(cells, axis=1))) if cells.ndim == 3 and len(jets) else replica + 1
+    if replica >= available:
+        raise ImageError(
+            f"{where}: replica={replica} is out of range: the jets have {available} detector replica(s) of 'cells' "
+            f"(0..{available - 1})"
+        )
+    layers = np.unique(ak.to_numpy(ak.ravel(cells.layer)))
+    if len(np.setdiff1d(layers, [0, 1])):
         raise SchemaError(
-            f"{source}: jet {int(jet[np.argmax(bad)])}: a cell has layer {int(layer[np.argmax(bad)])}; "
-            f"expected 0 (ECAL) or 1 (HCAL)"
+            f"{where}: a cell has layer {int(np.setdiff1d(layers, [0, 1])[0])}; expected 0 (ECAL) or 1 (HCAL)"
         )
-    eta, phi, energy = _flat(cells.eta), _flat(cells.phi), _flat(cells.energy)
-    for value in (0, 1):
-        mask = layer == value
-        out.append((jet[mask], eta[mask], phi[mask], energy[mask]))
-    return out
 
 
-def pixelise(jets: ak.Array, grid: ImageGrid = ImageGrid(), source: str = "auto", replica: int = 0) -> np.ndarray:
-    """Sum each jet's particles (or cells and tracks) into a (Tracks, ECAL, HCAL) image centred on its axis.
+def jet_images(jets: ak.Array, grid: ImageGrid = ImageGrid(), source: str = "auto", replica: int = 0) -> np.ndarray:
+    """:func:`pixelise` of canonical awkward jets: their particles, or one detector replica of their cells and tracks.
 
     Args:
         jets: canonical jets (:mod:`jetgraph.schema`).
         grid: the pixel grid.
-        source: ``"particles"``, ``"cells"`` or ``"auto"`` (cells when the jets have them); see the module.
-        replica: which detector replica of ``cells``/``tracks`` to use (``source="cells"`` only).
-
-    Returns:
-        The images, in GeV (pT for Tracks, energy for ECAL and HCAL).
+        source: ``"particles"``, ``"cells"`` or ``"auto"`` (cells when the jets have them).
+        replica: which detector replica to draw (``source="cells"``); tracks without a replica axis
+            serve every replica.
 
     Shapes:
         jets: N jets; returns (N, 3, pixels, pixels) float32, channels first, rows eta, columns phi.
@@ -236,33 +215,21 @@ def pixelise(jets: ak.Array, grid: ImageGrid = ImageGrid(), source: str = "auto"
     _check_source(source)
     _check_replica(replica)
     where = str(jets.attrs.get("source", "<memory>")) if jets.attrs else "<memory>"
-    chosen = resolve_source(jets, source)
-    if chosen == "particles":
-        deposits = _deposits_from_particles(jets, where)
+    if resolve_source(jets, source) == "particles":
+        if "part" not in ak.fields(jets) or not {"pid", "charge"} <= set(ak.fields(jets.part)):
+            has = ak.fields(jets.part) if "part" in ak.fields(jets) else ak.fields(jets)
+            raise SchemaError(
+                f"{where}: source='particles' needs 'part.pid' and 'part.charge' to sort particles into "
+                f"Tracks/ECAL/HCAL; the jets have {has}"
+            )
+        batch = JetBatch.from_jets(ak.without_field(jets, "cells") if "cells" in ak.fields(jets) else jets)
     else:
-        deposits = _deposits_from_cells(jets, int(replica), where)
-    n, size, pixels = len(jets), grid.pixel_size, grid.pixels
-    axis_eta = ak.to_numpy(jets.jet.eta).astype(np.float64)
-    axis_phi = ak.to_numpy(jets.jet.phi).astype(np.float64)
-    indices, weights = [], []
-    for channel, (jet, eta, phi, weight) in enumerate(deposits):
-        u = (eta - axis_eta[jet]) / size + pixels / 2  # pixel i covers [i, i + 1) in u
-        v = _wrap(phi - axis_phi[jet]) / size + pixels / 2
-        inside = (u >= 0) & (u < pixels) & (v >= 0) & (v < pixels)
-        row = u[inside].astype(np.int64)
-        column = v[inside].astype(np.int64)
-        indices.append(((jet[inside] * len(CHANNELS) + channel) * pixels + row) * pixels + column)
-        weights.append(weight[inside])
-    images = np.zeros((n, len(CHANNELS), pixels, pixels), np.float32)
-    filled, slot = np.unique(np.concatenate(indices), return_inverse=True)  # sum in float64 over filled pixels only
-    images.reshape(-1)[filled] = np.bincount(slot, weights=np.concatenate(weights), minlength=len(filled))
-    return images
-
-
-def _version() -> str:
-    from jetgraph import __version__
-
-    return __version__
+        _replicas(jets, int(replica), where)
+        batch = JetBatch.from_jets(jets)
+        if "tracks" in ak.fields(jets) and jets.tracks.ndim == 2:  # one set of tracks for every replica
+            batch = batch.replace(tracks_replica=torch.full_like(batch.tracks_replica, replica))
+        batch = detector_view(batch, torch.full((len(jets),), int(replica)))
+    return pixelise(batch, grid).numpy()
 
 
 class ImageWriter:
@@ -273,7 +240,7 @@ class ImageWriter:
         grid = ImageGrid(32, 1.6)
         with ImageWriter("images.h5", grid, source="particles") as out:
             for jets in chunks:
-                out.write(pixelise(jets, grid, "particles"), jets)
+                out.write(jet_images(jets, grid, "particles"), jets)
 
     The file is written as ``images.h5.partial`` and renamed on a clean exit; on an exception the
     partial file is removed. Label names come from ``label_names`` or else from the first chunk's
@@ -329,7 +296,7 @@ class ImageWriter:
             )
 
     def write(self, images: np.ndarray, jets: ak.Array) -> None:
-        """Append one chunk: images from :func:`pixelise` and the jets they come from (for label, mass, pT).
+        """Append one chunk: images from :func:`jet_images` and the jets they come from (for label, mass, pT).
 
         Shapes:
             images: (N, 3, pixels, pixels), channels first; jets: N jets.
@@ -373,7 +340,7 @@ class ImageWriter:
                 attrs["source"] = self.source
                 if self.source == "cells":
                     attrs["replica"] = int(self.replica or 0)
-                attrs["jetgraph"] = _version()
+                attrs["jetgraph"] = __version__
         finally:
             self._handle.close()
             self._handle = None
@@ -394,7 +361,7 @@ def write_images(
 
     Args:
         path: the HDF5 file to write (``.h5``).
-        images: from :func:`pixelise` with the same ``grid``.
+        images: from :func:`jet_images` with the same ``grid``.
         jets: the jets the images were made from (label, mass and pT are stored).
         grid: the grid of the images (stored as attributes, read back by :mod:`jetgraph.io.jetimage`).
         label_names: class names; by default ``jets.attrs["label_names"]``.
@@ -442,7 +409,6 @@ def make_images(
         SchemaError: jets without what the source needs.
     """
     from jetgraph.io import count, iterate
-    from jetgraph.io.files import expand_paths
 
     _check_source(source)
     _check_replica(replica)
@@ -462,7 +428,7 @@ def make_images(
     bar = tqdm(total=total, unit="jet", desc=f"images {Path(out).name}", disable=not progress)
     with bar, ImageWriter(out, grid, source=source, replica=kept) as writer:
         for jets in itertools.chain([first], chunks):
-            writer.write(pixelise(jets, grid, source, replica), jets)
+            writer.write(jet_images(jets, grid, source, replica), jets)
             bar.update(len(jets))
     return writer.path
 
@@ -472,6 +438,7 @@ __all__ = [
     "ImageError",
     "ImageGrid",
     "ImageWriter",
+    "jet_images",
     "make_images",
     "pixelise",
     "resolve_source",
