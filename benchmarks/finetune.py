@@ -36,8 +36,8 @@ from jetgraph import runs
 from jetgraph.batch import JetBatch
 from jetgraph.data import JetDataset
 from jetgraph.inputs import Inputs
-from jetgraph.io.files import expand_paths
 from jetgraph.models import build_encoder
+from jetgraph.paths import expand_paths
 from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
 from jetgraph.probes.supervised import represent, train_classifier
 

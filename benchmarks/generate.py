@@ -7,7 +7,7 @@ simulation (``jetgraph.generate.detector.simulate``, default detector, one repli
 ``qg`` and ``top`` jets, and its rate is given in jets/s and cells/s; image pixelisation of the
 simulated jets is timed too.
 
-Target (issue 3): the detector simulation must not be the bottleneck: its jets/s is at least 10x the
+Target: the detector simulation must not be the bottleneck: its jets/s is at least 10x the
 slowest generator's jets/s, measured in the same run. The exit code is 0 whether or not it is met.
 
 Usage::
@@ -30,9 +30,9 @@ import awkward as ak  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jetgraph.generate.detector import load_detector, simulate  # noqa: E402
-from jetgraph.generate.images import pixelise  # noqa: E402
 from jetgraph.generate.pythia import ProcessGenerator  # noqa: E402
 from jetgraph.generate.sample import load_sample  # noqa: E402
+from jetgraph.images import jet_images  # noqa: E402
 
 TARGET = 10.0  # detector jets/s over the slowest generator's jets/s, at least
 SAMPLES = ("qg", "top", "qcd")
@@ -85,7 +85,7 @@ def main() -> None:
         cells = int(ak.sum(ak.num(simulated.cells, axis=2)))
         detector_rates.append(len(jets) / seconds)
         rows.append((f"detector {name}", len(jets) / seconds, f"{cells / seconds:.3g} cells/s", "1 replica"))
-        seconds, _ = _best_of(args.repeats, pixelise, simulated)
+        seconds, _ = _best_of(args.repeats, jet_images, simulated)
         rows.append((f"images {name}", len(jets) / seconds, "32x32, 3 channels", "from cells"))
 
     print(f"{'step':<16}{'jets/s per core':>16}   details")

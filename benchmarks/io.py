@@ -1,6 +1,6 @@
 """Reading speed and streaming memory of ``jetgraph.iterate`` on a JetClass-style ROOT file (LZ4).
 
-Two measurements, each compared in the same run against a reference (DESIGN.md: benchmarks print a
+Two measurements, each compared in the same run against a reference (benchmarks print a
 table and a ratio, they never assert a time):
 
 1. Speed: jets/s of ``jetgraph.iterate`` into canonical awkward arrays, next to raw uproot reading

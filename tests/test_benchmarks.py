@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,7 @@ def _build(run: dict):
     """The run's config with its loss, augmentations, encoder and head built (what a Trainer checks first)."""
     config = QUALITY.run_config(run, SAMPLES, seed=3, steps=7, progress=False)
     build_loss(config.loss.name, **config.loss.params)
-    augment.build(config.augment.transforms)
+    augment.build_transforms(config.augment.transforms)
     encoder = build_encoder(config.model.encoder, 13, **config.model.params)
     ProjectionHead(encoder.rep_dim, **config.model.head)
     return config
@@ -67,7 +69,7 @@ def test_a_misspelt_override_in_a_quality_run_fails_to_build():
 def test_tuning_variants_change_the_transformer_and_keep_its_probes():
     for name in CONFIG["tuning"]:
         run = RUNS[name]
-        shower_run = name in QUALITY.SHOWER_RUNS  # compared on its own few-label references too
+        shower_run = run.get("train_sample") == "showers"  # compared on its own few-label references too
         assert run["config"] == RUNS["transformer"]["config"] and (run["references"] == []) != shower_run
         assert run["set"] != RUNS["transformer"]["set"] or run.get("steps") == 0, name
 
@@ -128,6 +130,12 @@ def _record(**aucs: dict[str, float]) -> dict:
     }
 
 
+def _target_lines(records: dict, config: dict = CONFIG) -> dict[str, str]:
+    """The TARGET lines of the report on ``records``, by their text up to the seed count."""
+    text = QUALITY.Report(config, records).markdown("header")
+    return {line.split(" (")[0]: line for line in text.splitlines() if line.startswith("TARGET")}
+
+
 def test_a_few_label_target_is_met_by_the_mlp_probe_or_by_fine_tuning_and_says_which():
     records = {}
     for seed, shift in enumerate((0.010, 0.012, 0.011)):
@@ -135,10 +143,107 @@ def test_a_few_label_target_is_met_by_the_mlp_probe_or_by_fine_tuning_and_says_w
             mlp={"0.1": 0.85 + shift, "0.01": 0.80},
             **{"fine-tuned": {"0.1": 0.85 - shift, "0.01": 0.80}, "supervised_(scratch)": {"0.1": 0.85, "0.01": 0.80}},
         )
-    lines = {line.split(" (")[0]: line for line in QUALITY.targets(records, [0, 1, 2])}
-    assert lines["TARGET 10% of labels: pretrained"].endswith("(3 seeds) -> MET by SSL MLP")
-    assert lines["TARGET 1% of labels: pretrained"].endswith("(3 seeds) -> NOT MET")  # a tie is not a win
-    assert lines["TARGET SSL linear probe beats the best observable baseline"].endswith(": not run")
+    lines = _target_lines(records)
+    assert lines["TARGET [transformer] with 10% of the labels the pretrained encoder"].endswith(
+        "(3 seeds) -> MET by MLP"
+    )
+    assert lines["TARGET [transformer] with 1% of the labels the pretrained encoder"].endswith("-> NOT MET")  # a tie
+    assert lines["TARGET [transformer] the linear probe beats the best observable baseline"].endswith(": not run")
+    assert lines["TARGET [resim] the linear probe beats the best observable baseline"].endswith(": not run")
+
+
+def test_a_report_declared_as_data_renders_rows_paired_differences_and_targets_met_or_not():
+    records = {}
+    for seed, (pretrained, initialised) in enumerate([(0.80, 0.70), (0.82, 0.71), (0.81, 0.72)]):
+        records[("ssl", seed)] = {"steps": 1000 + seed, **_record(linear={"1.0": pretrained})}
+        records[("init", seed)] = _record(linear={"1.0": initialised})
+    rows = {
+        "columns": [{"header": "AUC"}, {"header": "steps", "metric": "steps"}],
+        "rows": [{"label": "pretrained", "run": "ssl"}, {"run": "init"}, {"label": "not run", "run": "other"}],
+    }
+    differences = {
+        "header": "difference",
+        "columns": [{"header": "AUC"}],
+        "each_run": ["ssl"],
+        "rows": [{"label": "ssl − init", "minus": {"run": "init"}}],
+    }
+    targets = [
+        {"name": "pretraining beats random init", "comparison": "ssl − init"},
+        {"name": "by more than 0.095", "comparison": "ssl − init", "bar": 0.095},  # 0.100 ± 0.006 (standard error)
+        {"name": "by more than 0.09", "comparison": "ssl − init", "bar": 0.09},
+        {"name": "in AUC and 1/ε_B", "comparison": "ssl − init", "metrics": ["auc", "rejection_0.5"]},  # 1/ε_B: a tie
+    ]
+    defaults = {"task": "qg", "metric": "auc", "fraction": 1.0, "probe": "linear"}
+    section = {"for": ["ssl", "init"], "defaults": defaults, "tables": [rows, differences], "targets": targets}
+    config = {"runs": {}, "report": {"metrics": CONFIG["report"]["metrics"], "sections": [section]}}
+    text = QUALITY.Report(config, records).markdown("header")
+    assert text.startswith("header\n\n| | AUC | steps | seeds |\n|---|---|---|---|\n")
+    assert "| pretrained | 0.810 ± 0.010 | 1,001 ± 1 | 3 |\n| init | 0.710 ± 0.010 | – | 3 |\n\n" in text
+    assert "| difference | AUC | seeds |\n|---|---|---|\n| ssl: ssl − init | +0.100 ± 0.010 | 3 |\n" in text
+    assert "not run" not in text.split("TARGET")[0]  # a row without records is left out
+    assert text.endswith(
+        "TARGET [ssl] pretraining beats random init (3 seeds) -> MET\n"
+        "TARGET [ssl] by more than 0.095 (3 seeds) -> NOT MET\n"
+        "TARGET [ssl] by more than 0.09 (3 seeds) -> MET\n"
+        "TARGET [ssl] in AUC and 1/ε_B (3 seeds) -> NOT MET\n"
+    )
+    assert "TARGET" not in QUALITY.Report(config, {}).markdown("header")  # nothing ran: no section
+
+
+def test_a_resolution_target_is_met_when_the_best_probe_resolves_better_than_the_cell_sum():
+    def energy(linear: float, mlp: float, cell_sum: float) -> dict:
+        probes = {"linear": linear, "mlp": mlp, "calibrated cell sum": cell_sum}
+        return {"energy": {name: {"mean_resolution": r, "mean_abs_bias": 0.01} for name, r in probes.items()}}
+
+    records = {("replicas", 0): energy(0.10, 0.09, 0.12), ("replicas", 1): energy(0.11, 0.12, 0.13)}
+    text = QUALITY.Report(CONFIG, records).markdown("header")
+    assert "| replica pairing: best probe − calibrated cell sum | -0.025 ± 0.007 | +0.000 ± 0.000 | 2 |" in text
+    target = [line for line in _target_lines(records).values() if "energy" in line]
+    assert target == [
+        "TARGET at detector level, the replica-pairing energy probe resolves the jet energy better than the "
+        "calibrated cell sum (2 seeds) -> MET"
+    ]
+    records[("replicas", 1)] = energy(0.14, 0.15, 0.13)  # -0.03, +0.01: within one standard error of 0
+    assert [line for line in _target_lines(records).values() if "energy" in line][0].endswith("-> NOT MET")
+
+
+def test_the_report_names_only_runs_metrics_and_comparison_rows_that_exist():
+    report = QUALITY.Report(CONFIG, {})
+    for section in CONFIG["report"]["sections"]:
+        labels, comparisons = set(), set()
+        for table in section["tables"]:
+            for _, label, row in report.rows(section, table):
+                labels.add(label)
+                comparisons |= {label} if "minus" in row else set()
+                for column in table["columns"]:
+                    cell = {**row, **column}
+                    assert cell["metric"] in report.metrics and {cell["run"], cell.get("minus", {}).get("run")} - {
+                        None
+                    } <= set(RUNS), cell
+        assert set(section.get("figure", {}).get("rows", [])) <= labels
+        for target in section.get("targets", []):
+            names = target["comparison"] if isinstance(target["comparison"], list) else [target["comparison"]]
+            assert set(names) <= comparisons and set(target.get("metrics", [])) <= set(report.metrics), target
+
+
+def test_the_report_is_rendered_from_existing_records_alone_with_the_command_that_renders_it_again(tmp_path):
+    probe_sample = QUALITY.sample_paths(CONFIG["samples"], tmp_path)["probe"].name
+    record = {"run": "transformer", "seed": 0, "probe_sample": probe_sample, "steps": 100, "wall_s": 60.0,
+              "jets_seen": 25600, "commit": "abc1234", **_record(linear={"1.0": 0.8})}  # fmt: skip
+    run_dir = tmp_path / "budget20min_1threads" / "runs" / "transformer" / "seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "quality.json").write_text(json.dumps(record))
+    command = [sys.executable, str(BENCHMARKS / "quality.py"), "--report-only", "--workdir", str(tmp_path)]
+    command += ["--budget-minutes", "20", "--threads", "1", "--report", str(tmp_path / "docs" / "results.md")]
+    subprocess.run(command, check=True, capture_output=True, text=True, cwd=BENCHMARKS.parent)
+    text = (tmp_path / "docs" / "results.md").read_text()
+    regenerate = (
+        f"--report-only --workdir {tmp_path} --budget-minutes 20 --threads 1 --report {tmp_path}/docs/results.md"
+    )
+    assert text.splitlines()[0].startswith(f"Generated by `.venv/bin/python benchmarks/quality.py {regenerate}`")
+    assert "| SSL transformer, linear probe | – | – | 0.800 | 20.0 | 100 | 25,600 | 1.0 | 1 |" in text
+    assert (tmp_path / "budget20min_1threads" / "results.md").read_text() == text
+    assert not (tmp_path / "samples").exists()  # nothing generated, nothing run
 
 
 def test_a_record_probed_on_another_probe_sample_is_probed_again_without_pretraining_again(qg_file, tmp_path):

@@ -16,7 +16,7 @@ from jetgraph.io.examples import write_jetclass
 from jetgraph.models import build_encoder
 from jetgraph.probes.classify import fit_score
 from jetgraph.probes.metrics import ProbeError
-from jetgraph.probes.supervised import train_classifier
+from jetgraph.probes.supervised import supervised_baseline, train_classifier
 
 
 def test_a_transformer_trained_from_scratch_learns_a_multiplicity_cut(tmp_path):
@@ -77,3 +77,19 @@ def test_fewer_than_two_training_jets_are_refused(tmp_path):
         train_classifier(
             encoder, Inputs(AugmentConfig(), "graph"), jets, np.arange(8) % 2, np.arange(1), np.arange(4, 8)
         )
+
+
+def test_a_supervised_baseline_trains_on_every_label_for_its_budget_and_scores_the_test_jets(tmp_path):
+    jets = JetBatch.from_jets(jetgraph.read(write_jetclass(tmp_path / "j.root", n_jets=120, seed=8)))
+    multiplicity = jets.ptr[1:] - jets.ptr[:-1]
+    jets = jets.replace(label=(multiplicity > multiplicity.median()).long())
+    encoder = build_encoder("transformer", num_node_features(jets), dim=8, layers=1, heads=2, ffn=16, pooling="sum")
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    inputs = Inputs(AugmentConfig(), "graph")
+    result = supervised_baseline(encoder, inputs, jets.take(slice(0, 90)), jets.take(slice(90, 120)), 1.0, seed=1)
+    assert result.scores.shape == (30,) and ((result.scores >= 0) & (result.scores <= 1)).all()
+    assert result.steps == max(1, int(1.0 / result.step_s)) and 0 < result.wall_s < 30
+    assert result.jets_seen == result.steps * 22  # 90 labelled jets: batches of a quarter
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())  # a copy was trained
+    with pytest.raises(ProbeError, match="budget_s=0"):
+        supervised_baseline(encoder, inputs, jets, jets, 0)
