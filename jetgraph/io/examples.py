@@ -13,6 +13,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import uproot
+import vector
 from tqdm.auto import tqdm
 
 from jetgraph.io.native import ttree_types
@@ -122,16 +123,107 @@ def write_jetclass(
     return path
 
 
+def write_nanoaod(
+    jets: ak.Array, path: str | os.PathLike, jets_per_event: int = 2, layout: str = "pfnano", seed: int = 0
+) -> Path:
+    """Write canonical jets (with ``pid`` and ``charge``) as CMS NanoAOD-style events, for per-event readers.
+
+    Consecutive jets become one event of ``jets_per_event`` jets (TTree ``Events``, ``mktree``):
+    ``Jet_pt, Jet_eta, Jet_phi, Jet_mass``, ``Jet_partonFlavour`` (21 for a jet labelled ``gluon``, 1
+    for ``quark``, else the label) and ``Jet_hadronFlavour`` (0), and the particles as ``PFCands_pt,
+    _eta, _phi, _mass, _pdgId, _charge``. With ``layout="pfnano"`` the candidates of an event are
+    shuffled and linked to their jet by ``JetPFCands_jetIdx`` / ``JetPFCands_pFCandsIdx``, as PFNano
+    stores them; with ``layout="counts"`` they are stored jet after jet with ``Jet_nConstituents``.
+    """
+    if layout not in ("pfnano", "counts"):
+        raise ValueError(f"layout={layout!r}; expected 'pfnano' or 'counts'")
+    rng = np.random.default_rng(seed)
+    n = len(jets)
+    per_event = np.full(n // jets_per_event, jets_per_event)
+    per_event = np.append(per_event, n % jets_per_event) if n % jets_per_event else per_event
+    names = list(jets.attrs.get("label_names", []))
+    codes = {"gluon": 21, "quark": 1}
+    label = ak.to_numpy(jets.label) if "label" in ak.fields(jets) else np.zeros(n, np.int64)
+    flavour = np.array([codes.get(names[v], v) if 0 <= v < len(names) else v for v in label], np.int32)
+    p4 = vector.zip({k: jets.part[c] for k, c in (("px", "px"), ("py", "py"), ("pz", "pz"), ("E", "energy"))})
+    counts = ak.to_numpy(ak.num(jets.part, axis=1))
+    flat = {
+        "pt": ak.to_numpy(ak.flatten(p4.pt)),
+        "eta": ak.to_numpy(ak.flatten(p4.eta)),
+        "phi": ak.to_numpy(ak.flatten(p4.phi)),
+        "mass": np.nan_to_num(ak.to_numpy(ak.flatten(p4.tau))),
+        "pdgId": ak.to_numpy(ak.flatten(jets.part.pid)),
+        "charge": ak.to_numpy(ak.flatten(jets.part.charge)).astype(np.int32),
+    }
+    particle_jet = np.repeat(np.arange(n), counts)  # global jet of each particle
+    event_of_jet = np.repeat(np.arange(len(per_event)), per_event)
+    jets_before = np.concatenate([[0], np.cumsum(per_event)])
+    local_jet = (np.arange(n) - jets_before[event_of_jet])[particle_jet]
+    particle_event = event_of_jet[particle_jet]
+    order = np.arange(len(particle_jet))
+    if layout == "pfnano":  # the candidates of each event in a random order, as the event stores them
+        order = np.lexsort((rng.random(len(order)), particle_event))
+    stored_per_event = np.bincount(particle_event, minlength=len(per_event))
+
+    def events(values: np.ndarray, lengths: np.ndarray) -> ak.Array:
+        return ak.unflatten(values, lengths)
+
+    branches = {
+        "Jet": ak.zip(
+            {
+                "pt": events(ak.to_numpy(jets.jet.pt), per_event),
+                "eta": events(ak.to_numpy(jets.jet.eta), per_event),
+                "phi": events(ak.to_numpy(jets.jet.phi), per_event),
+                "mass": events(ak.to_numpy(jets.jet.mass), per_event),
+                "partonFlavour": events(flavour, per_event),
+                "hadronFlavour": events(np.zeros(n, np.int32), per_event),
+                **({"nConstituents": events(counts.astype(np.int32), per_event)} if layout == "counts" else {}),
+            }
+        ),
+        "PFCands": ak.zip({k: events(v[order].astype(v.dtype), stored_per_event) for k, v in flat.items()}),
+    }
+    if layout == "pfnano":  # link i: candidate position[i] of the event belongs to jet local_jet[i]
+        position = np.empty(len(order), np.int64)
+        position[order] = (
+            np.arange(len(order)) - np.concatenate([[0], np.cumsum(stored_per_event)])[particle_event[order]]
+        )
+        branches["JetPFCands"] = ak.zip(
+            {
+                "jetIdx": events(local_jet.astype(np.int32), stored_per_event),
+                "pFCandsIdx": events(position.astype(np.int32), stored_per_event),
+            }
+        )
+    path = Path(path)
+    with written_atomically(path) as partial, uproot.recreate(partial) as handle:
+        handle.mktree("Events", {k: v.type.content for k, v in branches.items()})
+        handle["Events"].extend(branches)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m jetgraph.io.examples OUT.root [--jets N] [--seed S]``: write a synthetic JetClass-layout file."""
+    """Write an example file: synthetic jets in the JetClass layout, or the jets of a file of yours (with
+    ``pid`` and ``charge``, e.g. from ``jetgraph generate``) as CMS NanoAOD-style events (``--nanoaod-from``).
+
+    ``python -m jetgraph.io.examples OUT.root [--jets N] [--seed S]``
+    ``python -m jetgraph.io.examples nano.root --nanoaod-from data/qg.root [--jets-per-event 2]``
+    """
     import argparse
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser = argparse.ArgumentParser(description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--jets", type=int, default=1000)
+    parser.add_argument("--jets", type=int, default=1000, help="synthetic jets to write")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nanoaod-from", type=Path, help="a jet file whose jets to write as NanoAOD-style events")
+    parser.add_argument("--jets-per-event", type=int, default=2)
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.nanoaod_from is not None:
+        from jetgraph.io import read
+
+        jets = read(args.nanoaod_from)
+        write_nanoaod(jets, args.out, jets_per_event=args.jets_per_event, seed=args.seed)
+        print(f"wrote the {len(jets)} jets of {args.nanoaod_from} as NanoAOD-style events to {args.out}")
+        return
     write_jetclass(args.out, args.jets, args.seed, progress=True)
     print(f"wrote {args.jets} synthetic jets (JetClass layout, no physics) to {args.out}")
 

@@ -72,11 +72,43 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Label:
-    """How to read the integer class: one branch, or the index of the true one-hot branch."""
+    """How to read the integer class: one branch, or the index of the true one-hot branch.
+
+    With ``classes``, the branch holds codes (a flavour, a process id): class ``i`` is every jet whose
+    code is in ``classes[i]``, and a jet with another code gets ``-1`` (no class). An ``optional`` label
+    is read when its branch is in the file (simulation) and left out when it is not (data).
+    """
 
     branch: str | None = None
     one_hot: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    classes: tuple[tuple[int, ...], ...] = ()
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Constituents:
+    """Per-event files with particles stored flat per event: which jet of the collection each belongs to.
+
+    Either ``counts``, a branch with the number of particles of each jet, the particles stored jet after
+    jet; or ``jet_index``, for each link the jet's position in the collection (``-1``: none), with
+    ``particle_index``, for each link the particle's position in the ``part.*`` branches (CMS PFNano:
+    ``JetPFCands_jetIdx``, ``JetPFCands_pFCandsIdx``), or without it a jet index per particle.
+    """
+
+    jet_index: str | None = None
+    particle_index: str | None = None
+    counts: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which jets of a per-event collection are kept, in the collection's order (data, not code)."""
+
+    max_jets_per_event: int | None = None
+    min_pt: float = 0.0
+    """GeV, in the recipe's energy unit converted."""
+    max_abs_eta: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +125,10 @@ class Recipe:
     energy_scale: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)
     source: str = "<memory>"
+    jets: str = "per_entry"
+    """``per_entry`` (one jet per entry) or ``per_event`` (a jet collection per entry)."""
+    constituents: Constituents | None = None
+    select: Selection = field(default_factory=Selection)
 
     def fields_of(self, record: str) -> dict[str, str]:
         """``{canonical field: source name}`` for one record (``part``, ``jet``...)."""
@@ -118,6 +154,15 @@ class Recipe:
         if self.label is None:
             return []
         return list(self.label.names or self.label.one_hot)
+
+    def label_codes(self, codes: np.ndarray) -> np.ndarray:
+        """The classes of ``codes`` read from the label branch (the codes themselves without ``classes``)."""
+        if self.label is None or not self.label.classes:
+            return codes.astype(np.int32)
+        classes = np.full(len(codes), -1, dtype=np.int32)
+        for i, values in enumerate(self.label.classes):
+            classes[np.isin(codes, values)] = i
+        return classes
 
 
 def class_labels(columns: np.ndarray, one_hot: bool, source: str, first: int, names: Sequence[str]) -> np.ndarray:
@@ -152,6 +197,15 @@ class _LabelSpec:
     branch: str | None = None
     one_hot: dict[str, str] | None = None
     names: list[str] = field(default_factory=list)
+    classes: dict[str, list[int]] | None = None
+    optional: bool = False
+
+
+@dataclass
+class _SelectionSpec:
+    max_jets_per_event: int | None = None
+    min_pt: float = 0.0
+    max_abs_eta: float | None = None
 
 
 @dataclass
@@ -167,6 +221,9 @@ class _RecipeFile:
     label: _LabelSpec | None = None
     units: _Units = field(default_factory=_Units)
     options: dict[str, Any] = field(default_factory=dict)
+    jets: str = "per_entry"
+    constituents: dict[str, str] | None = None
+    select: _SelectionSpec = field(default_factory=_SelectionSpec)
 
 
 def _check_fields(source: str, fields: dict[str, str]) -> None:
@@ -192,7 +249,15 @@ def _label(source: str, spec: _LabelSpec | None) -> Label | None:
             f"{source}: label needs exactly one of 'branch' (an integer branch) or 'one_hot' (class: branch)"
         )
     if spec.branch is not None:
-        return Label(branch=spec.branch, names=tuple(spec.names))
+        if spec.classes is None:
+            return Label(branch=spec.branch, names=tuple(spec.names), optional=spec.optional)
+        if spec.names or not spec.classes:
+            raise RecipeError(f"{source}: label.classes maps class names to codes (the names are its keys); "
+                              f"expected a non-empty mapping and no label.names, got {spec.classes!r}")  # fmt: skip
+        codes = tuple(tuple(v) for v in spec.classes.values())
+        return Label(branch=spec.branch, names=tuple(spec.classes), classes=codes, optional=spec.optional)
+    if spec.classes is not None:
+        raise RecipeError(f"{source}: label.classes goes with label.branch (codes), not with one_hot")
     if not spec.one_hot:
         raise RecipeError(f"{source}: label.one_hot must map class names to branches, got {spec.one_hot!r}")
     return Label(one_hot=tuple(spec.one_hot.values()), names=tuple(spec.names or spec.one_hot))
@@ -207,6 +272,7 @@ def parse_recipe(data: Any, source: str = "<memory>", name: str | None = None) -
     if spec.units.energy not in ENERGY_UNITS:
         raise RecipeError(f"{source}: units.energy: {spec.units.energy!r} is not one of {list(ENERGY_UNITS)}")
     _check_fields(source, spec.fields)
+    constituents = _per_event(source, spec)
     return Recipe(
         name=str(spec.name or name or Path(source).stem),
         format=spec.format,
@@ -218,7 +284,40 @@ def parse_recipe(data: Any, source: str = "<memory>", name: str | None = None) -
         energy_scale=ENERGY_UNITS[spec.units.energy],
         options=spec.options,
         source=source,
+        jets=spec.jets,
+        constituents=constituents,
+        select=Selection(**vars(spec.select)),
     )
+
+
+def _per_event(source: str, spec: _RecipeFile) -> Constituents | None:
+    """Check the per-event keys (``jets``, ``constituents``, ``select``); the constituent links, if any."""
+    if spec.jets not in ("per_entry", "per_event"):
+        raise RecipeError(f"{source}: jets: {spec.jets!r}; expected per_entry (one jet per entry) or per_event")
+    select = spec.select
+    if spec.jets == "per_entry":
+        if spec.constituents is not None or select != _SelectionSpec():
+            raise RecipeError(f"{source}: constituents and select describe per-event files; add jets: per_event")
+        return None
+    if spec.format != "ntuple":
+        raise RecipeError(f"{source}: jets: per_event is read by format 'ntuple'; got format {spec.format!r}")
+    if "jet.pt" not in spec.fields:
+        raise RecipeError(f"{source}: jets: per_event needs fields jet.pt (the jet collection's pT branch)")
+    if select.max_abs_eta is not None and "jet.eta" not in spec.fields:
+        raise RecipeError(f"{source}: select.max_abs_eta needs fields jet.eta")
+    if select.max_jets_per_event is not None and select.max_jets_per_event < 1:
+        raise RecipeError(f"{source}: select.max_jets_per_event: {select.max_jets_per_event}; expected at least 1")
+    if spec.constituents is None:
+        return None
+    given = spec.constituents
+    if set(given) - {"jet_index", "particle_index", "counts"} or ("jet_index" in given) == ("counts" in given):
+        raise RecipeError(
+            f"{source}: constituents: {given!r}; expected counts (particles per jet), or jet_index (and "
+            f"particle_index) branches"
+        )
+    if "counts" in given and "particle_index" in given:
+        raise RecipeError(f"{source}: constituents: particle_index goes with jet_index, not with counts")
+    return Constituents(**given)
 
 
 @functools.cache

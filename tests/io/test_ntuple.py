@@ -254,3 +254,149 @@ def test_no_label_branch_at_all_is_one_line(tmp_path):
     path = write_ttree(tmp_path / "unlabelled.root", "tree", branches)
     with pytest.raises(MissingFieldError, match=r"unlabelled.root:tree: none of the one-hot label branches"):
         jetgraph.read(path, recipe="jetclass")
+
+
+# --------------------------------------------------------------------------- per-event files (NanoAOD-style)
+
+
+@pytest.fixture(scope="module")
+def event_jets(tmp_path_factory) -> ak.Array:
+    """120 two-class jets with pid and charge, to be stored as events of up to 3 jets."""
+    path = jetgraph.io.examples.write_jetclass(tmp_path_factory.mktemp("events") / "jc.root", n_jets=120, seed=3)
+    jets = jetgraph.read(path)
+    return ak.Array(ak.with_field(jets, jets.label % 2, "label"), attrs={"label_names": ["gluon", "quark"]})
+
+
+NANO_FIELDS = {
+    "part.pt": "PFCands_pt", "part.eta": "PFCands_eta", "part.phi": "PFCands_phi", "part.mass": "PFCands_mass",
+    "part.pid": "PFCands_pdgId", "part.charge": "PFCands_charge",
+    "jet.pt": "Jet_pt", "jet.eta": "Jet_eta", "jet.phi": "Jet_phi", "jet.mass": "Jet_mass",
+}  # fmt: skip
+QG_LABEL = {"branch": "Jet_partonFlavour", "classes": {"gluon": [21], "quark": [1, 2, 3, -1, -2, -3]}}
+
+
+def _per_event_recipe(**extra) -> dict:
+    return {"format": "ntuple", "tree": "Events", "jets": "per_event", "fields": NANO_FIELDS, **extra}
+
+
+def _expected(jets: ak.Array, per_event: int, select: dict) -> tuple[list[int], list[int]]:
+    """The kept jets (indices into ``jets``) and their events, by a plain loop over events."""
+    kept, events = [], []
+    for event, first in enumerate(range(0, len(jets), per_event)):
+        taken = 0
+        for j in range(first, min(first + per_event, len(jets))):
+            pt, eta = float(jets.jet.pt[j]), float(jets.jet.eta[j])
+            if pt < select.get("min_pt", 0) or abs(eta) > select.get("max_abs_eta", np.inf):
+                continue
+            if taken == select.get("max_jets_per_event", np.inf):
+                continue
+            kept.append(j)
+            events.append(event)
+            taken += 1
+    return kept, events
+
+
+def _same_particles(got: ak.Array, jets: ak.Array, kept: list[int]) -> None:
+    assert len(got) == len(kept)
+    for i, j in enumerate(kept):  # the same particles per jet, in any order (PFNano shuffles them)
+        for field in ("energy", "pid"):
+            a, b = np.sort(ak.to_numpy(got.part[field][i])), np.sort(ak.to_numpy(jets.part[field][j]))
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("select", [{}, {"max_jets_per_event": 1}, {"min_pt": 515.0, "max_abs_eta": 1.0}])
+def test_pfnano_links_give_each_selected_jet_its_particles(event_jets, tmp_path, select):
+    from jetgraph.io.examples import write_nanoaod
+
+    path = write_nanoaod(event_jets, tmp_path / "nano.root", jets_per_event=3, layout="pfnano", seed=1)
+    links = {"jet_index": "JetPFCands_jetIdx", "particle_index": "JetPFCands_pFCandsIdx"}
+    recipe = _per_event_recipe(constituents=links, select=select, label=QG_LABEL)
+    got = jetgraph.read(path, recipe=recipe)
+    kept, events = _expected(event_jets, 3, select)
+    _same_particles(got, event_jets, kept)
+    assert got.jet.event.tolist() == events and got.label.tolist() == event_jets.label[kept].tolist()
+    assert got.attrs["label_names"] == ["gluon", "quark"] and jetgraph.count(path, recipe) == len(kept)
+    chunks = list(jetgraph.iterate(path, recipe, step_size=7))  # events in steps, jets in pieces of at most 7
+    assert max(len(c) for c in chunks) <= 7 and ak.array_equal(ak.concatenate(chunks), got)
+
+
+def test_the_pfnano_recipe_is_detected_and_its_flavour_label_is_optional(event_jets, tmp_path):
+    from jetgraph.io.examples import write_nanoaod
+
+    path = write_nanoaod(event_jets[:30], tmp_path / "nano.root", jets_per_event=2, layout="pfnano")
+    got = jetgraph.read(path)
+    assert got.attrs["recipe"] == "pfnano" and len(got) == 30 and got.label.tolist() == [0] * 30  # hadronFlavour 0
+    assert got.attrs["label_names"] == ["light", "c", "b"]
+    data = uproot.open(path)["Events"].arrays()
+    no_flavour = {f: data[f] for f in data.fields if not f.endswith("Flavour") and not f.startswith("n")}
+    stripped = write_ttree(tmp_path / "data.root", "Events", no_flavour)
+    assert "label" not in jetgraph.read(stripped).fields  # data: no flavour, no label
+
+
+def test_particles_stored_jet_after_jet_with_counts(event_jets, tmp_path):
+    from jetgraph.io.examples import write_nanoaod
+
+    path = write_nanoaod(event_jets, tmp_path / "counts.root", jets_per_event=4, layout="counts")
+    recipe = _per_event_recipe(constituents={"counts": "Jet_nConstituents"}, select={"max_jets_per_event": 2})
+    got = jetgraph.read(path, recipe=recipe)
+    kept, events = _expected(event_jets, 4, {"max_jets_per_event": 2})
+    _same_particles(got, event_jets, kept)
+    assert got.jet.event.tolist() == events and "label" not in got.fields
+
+
+def test_lists_of_lists_one_per_jet(event_jets):
+    """Particles nested per jet (std::vector<std::vector<float>>: uproot cannot write these, so the reader's
+    per-chunk step is given the arrays a file of that layout reads as)."""
+    from jetgraph.io.ntuple import _jetwise, _kept
+    from jetgraph.io.recipe import parse_recipe
+
+    recipe = parse_recipe(_per_event_recipe(select={"max_abs_eta": 1.5}))
+    jets = event_jets[:9]
+    kin = jetgraph.schema.particle_kinematics(jets)
+    nest = lambda values: ak.unflatten(values, [3, 3, 3])  # noqa: E731
+    data = ak.zip(
+        {"PFCands_pt": nest(kin.pt), "PFCands_eta": nest(kin.eta), "PFCands_phi": nest(kin.phi),
+         "PFCands_mass": nest(kin.mass), "PFCands_pdgId": nest(jets.part.pid), "PFCands_charge": nest(jets.part.charge),
+         "Jet_pt": nest(jets.jet.pt), "Jet_eta": nest(jets.jet.eta), "Jet_phi": nest(jets.jet.phi),
+         "Jet_mass": nest(jets.jet.mass)},
+        depth_limit=1,
+    )  # fmt: skip
+    keep, per_event = _kept(recipe, data)
+    columns = _jetwise(recipe, data, keep, "mem", 0)
+    kept, _ = _expected(jets, 3, {"max_abs_eta": 1.5})
+    assert keep.sum() == len(kept) == per_event.sum()
+    assert [len(p) for p in columns["PFCands_pt"]] == [int(jets.jet.nparticles[j]) for j in kept]
+
+
+def test_per_event_mistakes_are_one_line(event_jets, tmp_path):
+    from jetgraph.io.examples import write_nanoaod
+
+    path = write_nanoaod(event_jets[:12], tmp_path / "counts.root", jets_per_event=3, layout="counts")
+    data = uproot.open(path)["Events"].arrays()
+    branches = {f: data[f] for f in data.fields if not f.startswith("n")}
+    branches["Jet_nConstituents"] = branches["Jet_nConstituents"] + 1
+    wrong = write_ttree(tmp_path / "wrong.root", "Events", branches)
+    with pytest.raises(SchemaError, match=r"wrong.root:Events: entry 0: the jets' 'Jet_nConstituents' do not add up"):
+        jetgraph.read(wrong, recipe=_per_event_recipe(constituents={"counts": "Jet_nConstituents"}))
+    with pytest.raises(RecipeError, match=r"jets: per_event needs fields jet.pt"):
+        jetgraph.read(path, recipe={**_per_event_recipe(), "fields": {"part.pt": "PFCands_pt"}})
+    with pytest.raises(RecipeError, match=r"constituents and select describe per-event files; add jets: per_event"):
+        jetgraph.read(path, recipe={**_per_event_recipe(select={"min_pt": 1.0}), "jets": "per_entry"})
+    with pytest.raises(RecipeError, match=r"constituents: \{'jet': 'x'\}; expected counts"):
+        jetgraph.read(path, recipe=_per_event_recipe(constituents={"jet": "x"}))
+    with pytest.raises(MissingFieldError, match=r"no branch 'Jet_nConst'; did you mean 'Jet_nConstituents'"):
+        jetgraph.read(path, recipe=_per_event_recipe(constituents={"counts": "Jet_nConst"}))
+
+
+def test_a_unit_that_does_not_fit_the_file_is_warned_about(jetclass_file, tmp_path):
+    """JetClass jets are ~500 GeV: read with units.energy=MeV they would be 0.5 GeV, which no jet is."""
+    import dataclasses
+    import warnings
+
+    mev = dataclasses.replace(jetgraph.load_recipe("jetclass"), energy_scale=1e-3)
+    with pytest.warns(jetgraph.io.UnitsWarning, match=r"jetclass.root: the jets' median pT is 0.5\d* GeV with units"):
+        jets = jetgraph.read(jetclass_file, recipe=mev)
+    assert len(jets) == 300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jetgraph.io.UnitsWarning)
+        jetgraph.read(jetclass_file)  # GeV: plausible, no warning
