@@ -18,6 +18,10 @@ class FileFormatError(JetGraphError):
     """A file is missing, unreadable, truncated, or not in a format jetgraph reads."""
 
 
+class UnknownFormatError(FileFormatError):
+    """A readable file that no built-in recipe recognises (``jetgraph inspect`` lists it instead)."""
+
+
 class MissingFieldError(JetGraphError, KeyError):
     """A tree, branch, dataset or column named by a recipe is not in the file."""
 

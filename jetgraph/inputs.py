@@ -64,9 +64,14 @@ class Inputs:
         """Consecutive jets of a file that make one pair: 2 for showers, else 1 (:class:`~jetgraph.data.JetDataset`)."""
         return 2 if config.views == "showers" else 1
 
+    def _detector_only(self, batch: JetBatch) -> bool:
+        """Jets with cells and tracks but no particles (a jet-image file, a detector without truth): seen as
+        the first replica saw them, as with ``augment.views: detector``."""
+        return self.config.views == "detector" or (batch.num_nodes == 0 and "cells_energy" in batch)
+
     def pair(self, batch: JetBatch, generator: torch.Generator | None = None) -> tuple[EncoderInput, EncoderInput]:
         """Two views of every jet (a positive pair; of every pair of jets for showers), as encoder inputs."""
-        if self.config.views == "detector":
+        if self.config.views != "replicas" and self._detector_only(batch):
             batch = self._replica_zero(batch)
         first, second = (self._encode(view) for view in self.views(batch, generator))
         if self.input_kind == "image" and len(self.image_transforms):
@@ -75,7 +80,7 @@ class Inputs:
 
     def plain(self, batch: JetBatch) -> EncoderInput:
         """Every jet as the encoder sees it without augmentation (replica 0 for detector-level runs)."""
-        if self.config.views in ("replicas", "detector"):
+        if self.config.views == "replicas" or self._detector_only(batch):
             batch = self._replica_zero(batch)
         return self._encode(batch)
 

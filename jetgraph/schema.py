@@ -2,10 +2,13 @@
 
 Fields of a jet record:
 
-- ``part``: list of particles with ``px, py, pz, energy`` and, where known, ``pid, charge, d0, dz``.
+- ``part``: list of particles with ``px, py, pz, energy`` and, where known, ``pid, charge, d0, dz``;
+  the records are ``vector`` Momentum4D, so ``jets.part.pt``, ``.eta``, ``.mass`` and
+  ``jets.part.deltaR(jet_axis(jets))`` work as awkward users expect.
 - ``jet``: ``pt, eta, phi, energy, mass, nparticles``; whatever the file does not give is computed
   from the constituents. Extra jet observables from the file (``sdmass``, ``tau1``...) are kept;
-  ``event`` (int32) numbers the hard event of re-simulated showers (``jetgraph generate --showers``).
+  ``event`` (int32) numbers the hard event of re-simulated showers (``jetgraph generate --showers``)
+  or the entry of a per-event file.
 - ``truth``: particle-level jet quantities (``pt, eta, phi, energy, mass``) for regression targets.
 - ``label``: integer class; the class names travel in ``array.attrs["label_names"]``.
 - ``cells`` (``eta, phi, energy, layer``) and ``tracks`` (``pt, eta, phi, charge``) for
@@ -76,9 +79,22 @@ def _cast(name: str, values: Any) -> ak.Array:
     return ak.from_regular(ak.values_astype(array, dtype), axis=None)
 
 
+_RECORD_NAMES = {"part": "Momentum4D"}
+"""Records with ``vector`` behaviour: ``jets.part.pt``, ``.eta``, ``.deltaR(...)``."""
+
+
+def with_behaviour(jets: ak.Array) -> ak.Array:
+    """``jets`` whose records carry the names of :data:`_RECORD_NAMES` (a file written without them, or read
+    as plain buffers, gets them back)."""
+    for record, name in _RECORD_NAMES.items():
+        if record in ak.fields(jets) and jets[record].layout.purelist_parameter("__record__") != name:
+            jets = ak.with_field(jets, ak.with_name(jets[record], name), record)
+    return jets
+
+
 def _zip(name: str, fields: Mapping[str, Any], source: str) -> ak.Array:
     try:
-        return ak.zip({k: _cast(k, v) for k, v in fields.items()}, depth_limit=None)
+        return ak.zip({k: _cast(k, v) for k, v in fields.items()}, depth_limit=None, with_name=_RECORD_NAMES.get(name))
     except ValueError as err:
         counts = {k: ak.num(v, axis=1).tolist()[:3] for k, v in fields.items() if ak.Array(v).ndim > 1}
         raise SchemaError(
@@ -197,7 +213,9 @@ def conform(jets: ak.Array, source: str = "<memory>") -> ak.Array:
         value = jets[name]
         if ak.fields(value):
             out[name] = ak.zip(
-                {f: _cast(f, value[f]) for f in ak.fields(value)}, depth_limit=None if value.ndim > 1 else 1
+                {f: _cast(f, value[f]) for f in ak.fields(value)},
+                depth_limit=None if value.ndim > 1 else 1,
+                with_name=_RECORD_NAMES.get(name),
             )
         else:
             out[name] = _cast(name, value)
@@ -303,6 +321,14 @@ def _check_declared_counts(jets: ak.Array, source: str, offset: int) -> None:
             f"{source}: entry {offset + i}: 'jet.nparticles' is {declared[i]} but the jet has {actual[i]} "
             f"particles (expected the jagged lengths to agree); {int(bad.sum())} jet(s) affected"
         )
+
+
+def jet_axis(jets: ak.Array) -> ak.Array:
+    """Each jet as a ``vector`` Momentum4D (``pt, eta, phi, mass``), for ``jets.part.deltaR(jet_axis(jets))``.
+
+    ``jets.jet`` itself holds both ``energy`` and ``mass``, which ``vector`` refuses in one record.
+    """
+    return vector.zip({"pt": jets.jet.pt, "eta": jets.jet.eta, "phi": jets.jet.phi, "mass": jets.jet.mass})
 
 
 def particle_kinematics(jets: ak.Array) -> ak.Array:

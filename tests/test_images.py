@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import awkward as ak
 import h5py
@@ -251,10 +252,12 @@ def test_images_round_trip_through_hdf5(tmp_path):
     for angle in (cells.cells.eta, cells.cells.phi):
         assert set(np.round(ak.to_numpy(ak.flatten(angle)).astype(np.float64), 5).tolist()) <= centres
     k = 4
-    where = np.argwhere(np.moveaxis(expected[k], 0, -1) != 0)  # (row, column, channel), the reader's cell order
-    np.testing.assert_allclose(ak.to_numpy(cells.cells.eta[k]), grid.centres[where[:, 0]], rtol=1e-6)
-    np.testing.assert_allclose(ak.to_numpy(cells.cells.phi[k]), grid.centres[where[:, 1]], rtol=1e-6)
-    assert cells.cells.layer[k].tolist() == where[:, 2].tolist()
+    where = np.argwhere(np.moveaxis(expected[k], 0, -1) != 0)  # (row, column, channel), the reader's order
+    calo = where[where[:, 2] > 0]  # ECAL and HCAL pixels are cells of layer 0 and 1; Tracks pixels tracks
+    np.testing.assert_allclose(ak.to_numpy(cells.cells.eta[k]), grid.centres[calo[:, 0]], rtol=1e-6)
+    np.testing.assert_allclose(ak.to_numpy(cells.cells.phi[k]), grid.centres[calo[:, 1]], rtol=1e-6)
+    assert cells.cells.layer[k].tolist() == (calo[:, 2] - 1).tolist()
+    assert len(cells.tracks.pt[k]) == int((where[:, 2] == 0).sum())
 
 
 def test_cells_source_records_replica_and_unlabelled_jets_get_minus_one(tmp_path):
@@ -352,3 +355,26 @@ def test_a_particle_batch_without_pid_is_one_line():
     del batch.pid
     with pytest.raises(SchemaError, match=r"pixelise needs 'pid' and 'charge'.*lacks \['pid'\]"):
         pixelise_batch(batch, GRID)
+
+
+def test_an_image_file_trains_an_image_encoder_as_images(tmp_path):
+    """Jets read from a jet-image file are detector-level jets: their first replica, pixelised on the file's
+    grid, is the image again, and the image encoder pretrains on them without any setting of its own."""
+    from jetgraph.config import load_config
+    from jetgraph.images import pixelise as from_batch
+    from jetgraph.inputs import Inputs
+    from jetgraph.io.jetimage import read_images
+    from jetgraph.train import pretrain
+
+    grid = ImageGrid(pixels=16, width=1.6)
+    jets = _random_jets(40)
+    path = write_images(tmp_path / "images.h5", pixelise(jets, grid), jets, grid)
+    batch = JetBatch.from_jets(jetgraph.read(path))
+    inputs = Inputs(load_config(None, ["model.encoder=resnet", "augment.pixels=16"]).augment, "image")
+    np.testing.assert_allclose(inputs.plain(batch).numpy(), read_images(path).images, rtol=1e-5, atol=1e-6)
+    assert torch.equal(inputs.plain(batch), from_batch(detector_view(batch, torch.zeros(40, dtype=torch.long)), grid))
+    config = Path(__file__).resolve().parents[1] / "configs" / "pretrain" / "qg_resnet.yaml"
+    small = "model.params={widths: [8], blocks: [1], groups: 4}"
+    overrides = [f"data.train={path}", "data.val=[]", "train.max_steps=2", "train.batch_size=16",
+                 "train.progress=false", "augment.pixels=16", small]  # fmt: skip
+    assert pretrain(config, tmp_path / "run", overrides=overrides).steps == 2

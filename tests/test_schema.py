@@ -141,3 +141,16 @@ def test_detector_jet_without_any_cell_is_empty():
     )
     with pytest.raises(SchemaError, match=r"entry 1: no particles"):
         validate(jets, on_bad="raise")
+
+
+def test_particles_have_vector_behaviour_and_the_package_exports_its_functions(jetclass_file):
+    import jetgraph
+    from jetgraph.schema import jet_axis
+
+    jets = jetgraph.read(jetclass_file)
+    pt = np.hypot(ak.to_numpy(ak.flatten(jets.part.px)), ak.to_numpy(ak.flatten(jets.part.py)))
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(jets.part.pt)), pt, rtol=1e-6)
+    distance = ak.to_numpy(ak.flatten(jets.part.deltaR(jet_axis(jets))))
+    assert np.isfinite(distance).all() and np.median(distance) < 0.4  # particles around their jet's axis
+    for name in ("pretrain", "embed", "probe", "load_config", "read", "JetGraphError", "RecipeError"):
+        assert callable(getattr(jetgraph, name)) and name in jetgraph.__all__

@@ -23,19 +23,21 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
+import numpy as np
 
-from jetgraph.errors import FileFormatError
+from jetgraph.errors import FileFormatError, UnknownFormatError
 from jetgraph.io.files import contents, damage_reported, file_kind
 from jetgraph.io.recipe import READERS, Recipe, builtin_recipes, load_recipe
 from jetgraph.paths import expand_paths
-from jetgraph.schema import OnBad, validate
+from jetgraph.schema import OnBad, validate, with_behaviour
 
-__all__ = ["Recipe", "count", "detect", "iterate", "load_recipe", "read", "write", "JetWriter"]
+__all__ = ["Recipe", "UnitsWarning", "count", "detect", "iterate", "load_recipe", "read", "write", "JetWriter"]
 
 log = logging.getLogger("jetgraph")
 
@@ -62,14 +64,38 @@ def detect(path: PathLike) -> Recipe:
     matches = [r for r in builtin_recipes().values() if r.detect and all(d in listing for d in r.detect)]
     if not matches:
         shown = ", ".join(sorted(k for k in listing if "/" not in k)[:10]) or "nothing"
-        raise FileFormatError(
+        raise UnknownFormatError(
             f"{path}: no built-in recipe recognises this {kind} file (it holds {shown}); "
             f"describe it in a recipe and give it with --recipe my_recipe.yaml (pretrain: --set "
-            f"data.recipe=my_recipe.yaml; Python: recipe='my_recipe.yaml'); see README, 'Any other ROOT ntuple'"
+            f"data.recipe=my_recipe.yaml; Python: recipe='my_recipe.yaml'); jetgraph inspect {path} lists what "
+            f"it holds and --recipe-template writes a first recipe"
         )
     best = max(matches, key=lambda r: len(r.detect))
     log.info("%s: detected format %r (recipe %s)", path, best.format, best.name)
     return best
+
+
+PLAUSIBLE_PT = (1.0, 20_000.0)
+"""GeV: a file whose jets have a median pT outside this range was probably read in the wrong unit."""
+
+
+class UnitsWarning(UserWarning):
+    """The jets' pT is implausible for the energy unit the recipe gives (``units.energy``)."""
+
+
+def _check_units(jets: ak.Array, recipe: Recipe, path: str) -> None:
+    """Warn once per file when the median jet pT is outside :data:`PLAUSIBLE_PT` (a MeV file read as GeV...)."""
+    median = float(np.median(ak.to_numpy(jets.jet.pt)))
+    if not PLAUSIBLE_PT[0] <= median <= PLAUSIBLE_PT[1]:
+        unit = {1.0: "GeV", 1e-3: "MeV", 1e3: "TeV"}.get(recipe.energy_scale, f"x{recipe.energy_scale:g}")
+        warnings.warn(
+            UnitsWarning(
+                f"{path}: the jets' median pT is {median:.3g} GeV with units.energy={unit} (recipe {recipe.name}); "
+                f"jets are rarely outside {PLAUSIBLE_PT[0]:g} to {PLAUSIBLE_PT[1]:g} GeV: is the file in another "
+                f"unit? (recipe key units: {{energy: GeV | MeV | TeV}})"
+            ),
+            stacklevel=3,
+        )
 
 
 def _recipe_for(path: str, recipe: RecipeLike) -> Recipe:
@@ -102,8 +128,12 @@ def iterate(
         module = reader(chosen)
         source = f"{path}:{chosen.tree}" if chosen.tree else path
         with damage_reported(path):
+            checked = False
             for first, chunk in module.iterate(path, chosen, step_size):
-                chunk = validate(chunk, source=source, on_bad=on_bad, offset=first)
+                chunk = with_behaviour(validate(chunk, source=source, on_bad=on_bad, offset=first))
+                if len(chunk) and not checked:
+                    _check_units(chunk, chosen, path)
+                    checked = True
                 if len(chunk):
                     chunk.attrs["source"] = path
                     chunk.attrs["recipe"] = chosen.name

@@ -15,19 +15,22 @@ Two ways to read a file:
 - :func:`read_images` / :func:`iterate_images` give :class:`JetImages`: the images as float32
   ``(N, C, H, W)``, **channels first** (the torch convention; the file is channels last), with
   ``label``, ``pt``, ``mass`` and the channel names.
-- :func:`iterate` / :func:`count` (what :func:`jetgraph.read` uses) give canonical jets with
-  detector-level ``cells`` (``eta, phi, energy, layer``), one per non-zero pixel and channel:
-  ``eta``/``phi`` are the pixel centres relative to the jet axis, ``(i - (H - 1) / 2) * pixel_size``
-  for row ``i`` and ``(j - (W - 1) / 2) * pixel_size`` for column ``j`` (the grid is centred on 0;
-  ``pixel_size`` is the file's own when it records one, see below, else the recipe's, by default
-  0.0174 rad, the CMS ECAL crystal width), ``energy`` is the pixel value in
-  GeV (for ``Tracks`` that is summed track pT) and ``layer`` the channel index. Cells come in pixel
-  order: row, then column, then channel. ``jet.pt`` and ``jet.mass`` come from ``pt`` and ``m0``;
+- :func:`iterate` / :func:`count` (what :func:`jetgraph.read` uses) give canonical detector-level
+  jets, one item per non-zero pixel and channel, at the pixel centre relative to the jet axis:
+  ``eta = (i - (H - 1) / 2) * pixel_size`` for row ``i``, ``phi = (j - (W - 1) / 2) * pixel_size`` for
+  column ``j`` (the grid is centred on 0; ``pixel_size`` is the file's own when it records one, see
+  below, else the recipe's, by default 0.0174 rad, the CMS ECAL crystal width). With the channels
+  ``Tracks, ECAL, HCAL`` they are what jetgraph's detector simulates: ``cells`` (``eta, phi, energy,
+  layer``) with layer 0 for ECAL and 1 for HCAL pixels, and ``tracks`` (``pt, eta, phi, charge``) for
+  Tracks pixels (the summed track pT; charge 0). So image encoders train on these jets as images
+  (their detector view, pixelised on the same grid, is the image again) and graph encoders on their
+  cells and tracks. Other channel names give cells only, ``layer`` being the channel's index. Items
+  come in pixel order: row, then column, then channel. ``jet.pt`` and ``jet.mass`` come from ``pt`` and ``m0``;
   ``jet.eta = jet.phi = 0`` (the images are centred on the axis); ``jet.nparticles`` counts the
   cells. ``jet.energy`` is the sum of the pixel values of the ``jet_energy_channels``
   (ECAL and HCAL by default): the Tracks channel measures the same charged particles as the
   calorimeters (and in pT), so adding it would count their energy twice. With
-  ``jet_energy_channels: null`` the energy is summed over all cells (:func:`jetgraph.schema.build`).
+  ``jet_energy_channels: null`` the energy is summed over every channel, Tracks included.
   A pixel that is not 0 is a cell whatever its sign, so a negative or NaN pixel makes its jet invalid
   (dropped or raised by validation), never silently changed.
 
@@ -295,11 +298,13 @@ def _labels(handle: h5py.File, plan: _Plan, start: int, stop: int) -> np.ndarray
 
 def _cells(
     dataset: h5py.Dataset, plan: _Plan, recipe: Recipe, start: int, stop: int
-) -> tuple[dict[str, ak.Array], np.ndarray | None]:
-    """Cells of the non-zero pixels of images ``[start:stop]``, and the jets' energy from the chosen channels.
+) -> tuple[dict[str, ak.Array], dict[str, ak.Array] | None, np.ndarray | None]:
+    """Cells (and tracks) of the non-zero pixels of images ``[start:stop]``, and the jets' energy from the
+    chosen channels.
 
     Shapes:
-        returns ``{eta, phi, energy, layer}``, each (n * var), and energy (n,) or None.
+        returns ``{eta, phi, energy, layer}`` and ``{pt, eta, phi, charge}`` (or None), each (n * var),
+        and energy (n,) or None.
     """
     per_jet = plan.height * plan.width * len(plan.channels) * dataset.dtype.itemsize
     step = max(1, BLOCK_BYTES // max(1, per_jet))
@@ -315,8 +320,8 @@ def _cells(
         layers.append(layer)
         values.append(block[filled])
         counts.append(np.bincount(jet, minlength=len(block)))
-        if plan.energy_channels is not None:
-            energies.append(block[..., list(plan.energy_channels)].sum(axis=(1, 2, 3), dtype=np.float64))
+        summed = list(plan.energy_channels) if plan.energy_channels is not None else slice(None)  # null: all
+        energies.append(block[..., summed].sum(axis=(1, 2, 3), dtype=np.float64))
     counts_all = np.concatenate(counts)
     flat = {
         "eta": eta_of_row[np.concatenate(rows)],
@@ -324,9 +329,20 @@ def _cells(
         "energy": recipe.scaled("energy", np.concatenate(values).astype(np.float64)),
         "layer": np.concatenate(layers).astype(np.int32),
     }
-    cells = {name: ak.unflatten(values, counts_all) for name, values in flat.items()}
     energy = recipe.scaled("energy", np.concatenate(energies)) if energies else None
-    return cells, energy
+    if plan.channels != DEFAULT_CHANNELS:  # channels of its own: one layer each, the channel's index
+        return {name: ak.unflatten(values, counts_all) for name, values in flat.items()}, None, energy
+    # Tracks, ECAL, HCAL: a detector-level jet as jetgraph simulates them (cells of layer 0 ECAL, 1 HCAL; tracks)
+    jet = np.repeat(np.arange(len(counts_all)), counts_all)
+    track = flat["layer"] == DEFAULT_CHANNELS.index("Tracks")
+    flat["layer"] = flat["layer"] - 1  # ECAL 1 -> 0, HCAL 2 -> 1
+    cells = {name: ak.unflatten(values[~track], np.bincount(jet[~track], minlength=len(counts_all)))
+             for name, values in flat.items()}  # fmt: skip
+    in_track = np.bincount(jet[track], minlength=len(counts_all))
+    tracks = {"pt": flat["energy"][track], "eta": flat["eta"][track], "phi": flat["phi"][track]}
+    tracks = {name: ak.unflatten(values, in_track) for name, values in tracks.items()}
+    tracks["charge"] = ak.unflatten(np.zeros(int(track.sum()), np.float32), in_track)  # summed: no charge
+    return cells, tracks, energy
 
 
 def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak.Array]]:
@@ -337,13 +353,14 @@ def iterate(path: str, recipe: Recipe, step_size: int) -> Iterator[tuple[int, ak
         dataset = handle[plan.images]
         for start in range(0, plan.rows, step_size):
             stop = min(start + step_size, plan.rows)
-            cells, energy = _cells(dataset, plan, recipe, start, stop)
+            cells, tracks, energy = _cells(dataset, plan, recipe, start, stop)
             jet = _per_jet_values(handle, plan, recipe, start, stop)
             jet.update({"eta": np.zeros(stop - start), "phi": np.zeros(stop - start)})
             if energy is not None and "energy" not in jet:
                 jet["energy"] = energy
             jets = build(
                 cells=cells,
+                tracks=tracks,
                 jet=jet,
                 label=_labels(handle, plan, start, stop),
                 label_names=list(plan.label_names),

@@ -177,3 +177,133 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("labels"):
         row("labels", ", ".join(f"{k} {v}" for k, v in summary["labels"].items()))
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ files no recipe reads: listing, template
+
+_KINEMATICS = (("pt", "eta", "phi"), ("px", "py", "pz"))
+_LABEL_WORDS = ("label", "flavour", "flavor", "issignal", "is_signal", "truth", "class", "target")
+
+
+def _depth(typename: str) -> int:
+    """How many lists deep a branch is: 0 a number per entry, 1 a list per entry, 2 lists of lists."""
+    return typename.count("[]") + typename.count("vector<")
+
+
+def listing(path: str | os.PathLike) -> dict[str, Any]:
+    """Every tree (with each branch's type and list depth) or dataset (shape, dtype) of a file."""
+    path = os.fspath(path)
+    out: dict[str, Any] = {}
+    for name, what in contents(path).items():
+        container, _, leaf = name.rpartition("/")
+        if not container:
+            out.setdefault(name, {"what": what, "branches": {}})
+        else:
+            depth = _depth(what) if file_kind(path) == "root" else None
+            out.setdefault(container, {"what": "", "branches": {}})["branches"][leaf] = {"type": what, "depth": depth}
+    return out
+
+
+def _collections(branches: dict[str, dict]) -> dict[str, dict[str, str]]:
+    """Branches grouped by prefix (``Jet_pt`` -> ``Jet``, ``part_px`` -> ``part``) that hold kinematics."""
+    groups: dict[str, dict[str, str]] = {}
+    for name in branches:
+        prefix, sep, field = name.rpartition("_")
+        if sep:
+            groups.setdefault(prefix, {})[field.lower()] = name
+    return {k: v for k, v in groups.items() if any(all(f in v for f in kin) for kin in _KINEMATICS)}
+
+
+def recipe_template(path: str | os.PathLike) -> str:
+    """A recipe skeleton (YAML text) for a ROOT file no recipe reads: the particle, jet and label branches
+    jetgraph could guess, the layout (one jet per entry, or per event with nested, counted or linked
+    particles), and comments where a person must decide."""
+    path = os.fspath(path)
+    if file_kind(path) != "root":
+        return f"# {path}: recipe templates are written for ROOT ntuples; HDF5 layouts need a reader of their own\n"
+    trees = {k: v for k, v in listing(path).items() if v["what"].startswith("TTree")}
+    if not trees:
+        return f"# {path}: no TTree in this file\n"
+    tree, info = max(trees.items(), key=lambda kv: len(kv[1]["branches"]))
+    counters = {f"n{name}" for name in info["branches"]}  # nJet_pt counts Jet_pt: never a field
+    branches = {name: about for name, about in info["branches"].items() if name not in counters}
+    groups = _collections(branches)
+    depth = {prefix: max(branches[b]["depth"] for b in fields.values()) for prefix, fields in groups.items()}
+    jets = [p for p in groups if "jet" in p.lower() and "pf" not in p.lower() and depth[p] <= 1]
+    particles = [p for p in groups if p not in jets]
+    jet = max(jets, key=lambda p: ("fat" not in p.lower(), len(groups[p])), default=None)
+    part = max(particles, key=lambda p: (depth[p], len(groups[p])), default=None)
+    lines = [
+        f"# a recipe for {os.path.basename(path)}, guessed by jetgraph inspect --recipe-template: check every line",
+        "format: ntuple",
+        f"tree: {tree}",
+        "units: {energy: GeV}      # MeV or TeV if the file says so",
+    ]
+    per_event = jet is not None and depth[jet] == 1
+    links = [b for b in branches if b.endswith(("_jetIdx", "_jetIndex"))]
+    if per_event:
+        lines.append("jets: per_event          # a jet collection per entry; each selected jet is one jet")
+    lines.append("fields:")
+    if part is not None:
+        fields = groups[part]
+        kin = ("pt", "eta", "phi", "mass", "energy", "e") if "pt" in fields else ("px", "py", "pz", "energy", "e")
+        for name in kin:
+            if name in fields:
+                lines.append(f"  part.{'energy' if name == 'e' else name}: {fields[name]}")
+        for canonical, options in (("pid", ("pdgid", "pid")), ("charge", ("charge", "q"))):
+            found = [fields[o] for o in options if o in fields]
+            if found:
+                lines.append(f"  part.{canonical}: {found[0]}")
+    else:
+        lines.append("  # part.pt / part.eta / part.phi / part.mass: no particle branches were recognised")
+    if jet is not None:
+        for name in ("pt", "eta", "phi", "mass", "energy"):
+            if name in groups[jet]:
+                lines.append(f"  jet.{name}: {groups[jet][name]}")
+    if per_event and part is not None and depth[part] == 1:
+        index = [b for b in branches if b.lower().endswith(("candsidx", "candidx", "particleidx"))]
+        counts = [
+            b for b in branches if jet and b.startswith(jet) and b.lower().endswith(("nconstituents", "npfcands"))
+        ]
+        if links:
+            lines.append("constituents:            # which jet each particle belongs to")
+            lines.append(f"  jet_index: {links[0]}")
+            if index:
+                lines.append(f"  particle_index: {index[0]}")
+        elif counts:
+            lines.append(f"constituents: {{counts: {counts[0]}}}   # particles stored jet after jet")
+        else:
+            lines.append(
+                "# constituents: {jet_index: ..., particle_index: ...} or {counts: ...}: how particles belong to jets"
+            )
+    if per_event:
+        lines.append("select: {min_pt: 20.0, max_abs_eta: 2.5}   # which jets of each event; max_jets_per_event: N")
+    labels = [b for b in branches if any(w in b.lower() for w in _LABEL_WORDS)]
+    one_hot = [b for b in labels if b.lower().startswith("label_") and branches[b]["depth"] == 0]
+    if len(one_hot) >= 2:  # JetClass-style: one flag branch per class
+        lines.append("label:")
+        lines.append("  one_hot: {" + ", ".join(f"{b[6:]}: {b}" for b in one_hot) + "}")
+    elif labels:
+        lines.append(f"label: {{branch: {labels[0]}}}   # other candidates: {', '.join(labels[1:6]) or 'none'}")
+        lines.append("# codes to classes: label: {branch: ..., classes: {gluon: [21], quark: [1, 2, 3]}}")
+    else:
+        lines.append("# label: {branch: ..., names: [background, signal]}: no label branch was recognised")
+    return "\n".join(lines) + "\n"
+
+
+def format_listing(path: str | os.PathLike, shown: int = 40) -> str:
+    """The text ``jetgraph inspect`` prints for a file no recipe reads."""
+    lines = [f"{path}: no built-in recipe reads this file; what it holds:"]
+    for name, info in listing(path).items():
+        lines.append(f"  {name}: {info['what']}")
+        for i, (branch, about) in enumerate(info["branches"].items()):
+            if i == shown:
+                lines.append(f"    ... ({len(info['branches']) - shown} more)")
+                break
+            depth = about["depth"]
+            kind = {None: "", 0: "one per entry", 1: "a list per entry", 2: "lists of lists"}.get(
+                depth, f"{depth}-deep"
+            )
+            lines.append(f"    {branch:<32} {about['type']:<24} {kind}")
+    lines.append(f"write a recipe: jetgraph inspect {path} --recipe-template > my.yaml, edit it, then --recipe my.yaml")
+    return "\n".join(lines)

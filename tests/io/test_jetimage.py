@@ -58,18 +58,21 @@ def test_pixels_to_cells_by_hand(tmp_path):
     x[1, 2, 3, 2] = 5.0  # just above and right of the centre of a 4 x 6 grid
     data = {"X_jets": x, "y": np.array([1.0, 0.0]), "m0": np.array([12.0, 8.0]), "pt": np.array([150.0, 90.0])}
     jets = jetgraph.read(_write(tmp_path / "hand.h5", data))
-    # centres: eta = (row - 1.5) * 0.0174, phi = (column - 2.5) * 0.0174; cells in (row, column, channel) order
-    assert jets.cells.layer.tolist() == [[1, 0, 2], [2]]
-    np.testing.assert_allclose(ak.to_numpy(jets.cells.eta[0]), [-1.5 * PIXEL, 1.5 * PIXEL, 1.5 * PIXEL], rtol=1e-6)
-    np.testing.assert_allclose(ak.to_numpy(jets.cells.phi[0]), [2.5 * PIXEL, -2.5 * PIXEL, -2.5 * PIXEL], rtol=1e-6)
+    # centres: eta = (row - 1.5) * 0.0174, phi = (column - 2.5) * 0.0174; items in (row, column, channel) order;
+    # ECAL and HCAL pixels are cells of layer 0 and 1, Tracks pixels tracks: a detector-level jet
+    assert jets.cells.layer.tolist() == [[0, 1], [1]]
+    np.testing.assert_allclose(ak.to_numpy(jets.cells.eta[0]), [-1.5 * PIXEL, 1.5 * PIXEL], rtol=1e-6)
+    np.testing.assert_allclose(ak.to_numpy(jets.cells.phi[0]), [2.5 * PIXEL, -2.5 * PIXEL], rtol=1e-6)
     np.testing.assert_allclose(ak.to_numpy(jets.cells.eta[1]), [0.5 * PIXEL], rtol=1e-6)
     np.testing.assert_allclose(ak.to_numpy(jets.cells.phi[1]), [0.5 * PIXEL], rtol=1e-6)
-    assert jets.cells.energy.tolist() == [[7.0, 2.0, 3.0], [5.0]]
+    assert jets.cells.energy.tolist() == [[7.0, 3.0], [5.0]]
+    assert jets.tracks.pt.tolist() == [[2.0], []] and jets.tracks.charge.tolist() == [[0.0], []]
+    np.testing.assert_allclose(ak.to_numpy(jets.tracks.eta[0]), [1.5 * PIXEL], rtol=1e-6)
     assert jets.jet.pt.tolist() == [150.0, 90.0]
     assert jets.jet.mass.tolist() == [12.0, 8.0]
     assert jets.jet.eta.tolist() == [0.0, 0.0]
     assert jets.jet.phi.tolist() == [0.0, 0.0]
-    assert jets.jet.nparticles.tolist() == [3, 1]
+    assert jets.jet.nparticles.tolist() == [2, 1]  # the cells
     assert jets.jet.energy.tolist() == [10.0, 5.0]  # ECAL + HCAL; the Tracks pT is not added
     assert jets.label.tolist() == [1, 0]
     assert jets.attrs["label_names"] == ["gluon", "quark"]
@@ -78,8 +81,8 @@ def test_pixels_to_cells_by_hand(tmp_path):
     mine = {"format": "jetimage", "fields": recipe.fields, "label": {"branch": "y"}}
     mine["options"] = {"pixel_size": 0.1, "jet_energy_channels": None}
     other = jetgraph.read(tmp_path / "hand.h5", recipe=mine)
-    np.testing.assert_allclose(ak.to_numpy(other.cells.eta[0]), [-0.15, 0.15, 0.15], rtol=1e-6)
-    np.testing.assert_allclose(ak.to_numpy(other.cells.phi[0]), [0.25, -0.25, -0.25], rtol=1e-6)
+    np.testing.assert_allclose(ak.to_numpy(other.cells.eta[0]), [-0.15, 0.15], rtol=1e-6)
+    np.testing.assert_allclose(ak.to_numpy(other.cells.phi[0]), [0.25, -0.25], rtol=1e-6)
     assert other.jet.energy.tolist() == [12.0, 5.0]
 
 
@@ -91,13 +94,16 @@ def test_cells_match_every_pixel(image_file, caplog):
     assert ak.array_equal(jets, jetgraph.read(path, recipe="jetimage"))
     assert len(jets) == N_JETS
     x = data["X_jets"]
-    for k in (0, 17, N_JETS - 1):  # a slow reference per image
+    for k in (0, 17, N_JETS - 1):  # a slow reference per image: calorimeter pixels are cells, Tracks pixels tracks
         where = np.argwhere(x[k] != 0)
-        assert jets.cells.layer[k].tolist() == where[:, 2].tolist()
-        np.testing.assert_allclose(ak.to_numpy(jets.cells.eta[k]), (where[:, 0] - 7.5) * PIXEL, rtol=1e-6)
-        np.testing.assert_allclose(ak.to_numpy(jets.cells.phi[k]), (where[:, 1] - 5.5) * PIXEL, rtol=1e-6)
-        np.testing.assert_array_equal(ak.to_numpy(jets.cells.energy[k]), x[k][x[k] != 0])
-    np.testing.assert_array_equal(ak.to_numpy(jets.jet.nparticles), (x != 0).sum(axis=(1, 2, 3)))
+        calo, track = where[where[:, 2] > 0], where[where[:, 2] == 0]
+        assert jets.cells.layer[k].tolist() == (calo[:, 2] - 1).tolist()
+        np.testing.assert_allclose(ak.to_numpy(jets.cells.eta[k]), (calo[:, 0] - 7.5) * PIXEL, rtol=1e-6)
+        np.testing.assert_allclose(ak.to_numpy(jets.cells.phi[k]), (calo[:, 1] - 5.5) * PIXEL, rtol=1e-6)
+        np.testing.assert_array_equal(ak.to_numpy(jets.cells.energy[k]), x[k][tuple(calo.T)])
+        np.testing.assert_array_equal(ak.to_numpy(jets.tracks.pt[k]), x[k][tuple(track.T)])
+        np.testing.assert_allclose(ak.to_numpy(jets.tracks.phi[k]), (track[:, 1] - 5.5) * PIXEL, rtol=1e-6)
+    np.testing.assert_array_equal(ak.to_numpy(jets.jet.nparticles), (x[..., 1:] != 0).sum(axis=(1, 2, 3)))
     np.testing.assert_allclose(
         ak.to_numpy(jets.jet.energy), x[..., 1:].sum(axis=(1, 2, 3), dtype=np.float64), rtol=1e-6
     )
@@ -118,14 +124,15 @@ def test_images_round_trip(image_file):
     np.testing.assert_array_equal(images.mass, data["m0"])
     assert images.label_names == ("gluon", "quark")
     assert (len(images), images.entry_start, images.pixel_size) == (N_JETS, 0, PIXEL)
-    # the cells put back on the grid give the images again
+    # the cells and tracks put back on the grid give the images again
     jets = jetgraph.read(path)
-    counts = ak.to_numpy(ak.num(jets.cells, axis=1))
-    jet = np.repeat(np.arange(N_JETS), counts)
-    row = np.rint(ak.to_numpy(ak.flatten(jets.cells.eta)) / PIXEL + (HEIGHT - 1) / 2).astype(int)
-    column = np.rint(ak.to_numpy(ak.flatten(jets.cells.phi)) / PIXEL + (WIDTH - 1) / 2).astype(int)
     rebuilt = np.zeros_like(images.images)
-    rebuilt[jet, ak.to_numpy(ak.flatten(jets.cells.layer)), row, column] = ak.to_numpy(ak.flatten(jets.cells.energy))
+    kinds = ((jets.cells, jets.cells.layer + 1, jets.cells.energy), (jets.tracks, 0 * jets.tracks.pt, jets.tracks.pt))
+    for items, channel, value in kinds:
+        jet = np.repeat(np.arange(N_JETS), ak.to_numpy(ak.num(items, axis=1)))
+        row = np.rint(ak.to_numpy(ak.flatten(items.eta)) / PIXEL + (HEIGHT - 1) / 2).astype(int)
+        column = np.rint(ak.to_numpy(ak.flatten(items.phi)) / PIXEL + (WIDTH - 1) / 2).astype(int)
+        rebuilt[jet, ak.to_numpy(ak.flatten(channel)).astype(int), row, column] = ak.to_numpy(ak.flatten(value))
     np.testing.assert_array_equal(rebuilt, images.images)
 
 
@@ -173,7 +180,11 @@ def test_mev_recipe_scales_both_views(tmp_path):
     np.testing.assert_allclose(ak.to_numpy(jets.jet.pt), data["pt"], rtol=1e-6)
     np.testing.assert_allclose(ak.to_numpy(jets.jet.mass), data["m0"], rtol=1e-6)
     x = data["X_jets"]
-    np.testing.assert_allclose(ak.to_numpy(ak.flatten(jets.cells.energy)), x[x != 0], rtol=1e-6)
+    calo, tracks = x[..., 1:], x[..., :1]
+    np.testing.assert_allclose(np.sort(ak.to_numpy(ak.flatten(jets.cells.energy))), np.sort(calo[calo != 0]), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.sort(ak.to_numpy(ak.flatten(jets.tracks.pt))), np.sort(tracks[tracks != 0]), rtol=1e-6
+    )
     images = read_images(path, recipe=recipe)
     np.testing.assert_allclose(images.images, np.moveaxis(x, -1, 1), rtol=1e-6)
     np.testing.assert_allclose(images.pt, data["pt"], rtol=1e-6)
@@ -273,7 +284,7 @@ def test_inspect_counts(image_file):
     assert (summary["recipe"], summary["jets"], summary["dropped"]) == ("jetimage", N_JETS, 0)
     quarks = int(data["y"].sum())
     assert summary["labels"] == {"gluon": N_JETS - quarks, "quark": quarks}
-    assert summary["multiplicity"]["max"] == int((data["X_jets"] != 0).sum(axis=(1, 2, 3)).max())
+    assert summary["multiplicity"]["max"] == int((data["X_jets"][..., 1:] != 0).sum(axis=(1, 2, 3)).max())  # cells
     assert math.isclose(summary["jet_pt"]["max"], float(data["pt"].max()), rel_tol=1e-6)
 
 
@@ -294,7 +305,7 @@ def test_file_attributes_replace_the_builtin_recipe(tmp_path, on):
     assert (images.pixel_size, images.label_names) == (0.05, ("QCD", "top"))
     jets = jetgraph.read(path)
     assert jets.attrs["label_names"] == ["QCD", "top"]
-    where = np.argwhere(data["X_jets"][2] != 0)
+    where = np.argwhere(data["X_jets"][2][..., 1:] != 0)  # the calorimeter pixels are the cells
     np.testing.assert_allclose(ak.to_numpy(jets.cells.eta[2]), (where[:, 0] - 7.5) * 0.05, rtol=1e-6)
     np.testing.assert_allclose(ak.to_numpy(jets.cells.phi[2]), (where[:, 1] - 5.5) * 0.05, rtol=1e-6)
     # a user recipe that leaves them out takes the file's; one that repeats them is fine
