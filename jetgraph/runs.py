@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from jetgraph.errors import JetGraphError
 from jetgraph.outputs import written_atomically
 
 CONFIG = "config.yaml"
+RECIPE = "recipe.yaml"
+"""The copy of the data recipe a run was pretrained with (when it was a file)."""
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.csv"
 _STEP = re.compile(r"^step-(\d+)\.pt$")
@@ -123,7 +126,7 @@ def load_latest(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
 
 
 def run_config(run_dir: str | os.PathLike) -> PretrainConfig:
-    """The resolved config of a run.
+    """The resolved config of a run (``data.recipe``: the copy the run keeps, wherever the run was moved).
 
     Raises:
         RunError: the directory has no ``config.yaml`` (not a pretraining run).
@@ -131,7 +134,26 @@ def run_config(run_dir: str | os.PathLike) -> PretrainConfig:
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise RunError(f"{run_dir}: not a run directory (no {CONFIG}); expected the --out of jetgraph pretrain")
-    return load_config(path)
+    config = load_config(path)
+    if (Path(run_dir) / RECIPE).is_file():
+        config.data.recipe = str((Path(run_dir) / RECIPE).absolute())
+    return config
+
+
+def keep_recipe(run_dir: str | os.PathLike, recipe: str | None) -> str | None:
+    """Copy a recipe file into the run (``RUN/recipe.yaml``) and return the copy's path; a built-in name
+    or None is returned as it is. The run then reads its data the same way wherever it is probed from."""
+    if recipe is None or not recipe.endswith((".yaml", ".yml")):
+        return recipe
+    copy = (Path(run_dir) / RECIPE).absolute()
+    if Path(recipe).absolute() != copy:
+        from jetgraph.io.recipe import load_recipe
+
+        load_recipe(recipe)  # a recipe that does not parse is refused before it is kept
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        with written_atomically(copy) as partial:
+            shutil.copyfile(recipe, partial)
+    return str(copy)
 
 
 def _load(

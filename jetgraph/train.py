@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import glob
 import math
 import os
 import time
@@ -41,7 +42,7 @@ from jetgraph.features import num_node_features
 from jetgraph.inputs import EncoderInput, Inputs, num_jets
 from jetgraph.losses import alignment, build_loss, pair_accuracy, uniformity
 from jetgraph.models import ENCODERS
-from jetgraph.paths import expand_paths
+from jetgraph.paths import expand_paths, is_remote
 from jetgraph.version import __version__
 
 
@@ -141,6 +142,28 @@ class Distributed:
             self.owns_group = False
 
 
+def located(config: PretrainConfig) -> PretrainConfig:
+    """A copy of ``config`` whose data files are absolute paths (a run is probed from anywhere), checked to exist.
+
+    Raises:
+        ConfigError: a ``data.train`` or ``data.val`` entry that matches no file, named as the key to change.
+    """
+    config = copy.deepcopy(config)
+    turn_off = {"train": "", "val": ", or --set 'data.val=[]' to hold none out (the metrics then use training jets)"}
+    for key, hint in turn_off.items():
+        paths = []
+        for path in getattr(config.data, key):
+            if is_remote(path):
+                paths.append(path)
+                continue
+            path = os.path.abspath(os.path.expanduser(path))
+            if not glob.glob(path):
+                raise ConfigError(f"data.{key}: {path}: no such file; give the files with --set data.{key}=FILE{hint}")
+            paths.append(path)
+        setattr(config.data, key, paths)
+    return config
+
+
 def resolve(config: PretrainConfig, file_jets: list[int], world_size: int, warn: bool = True) -> PretrainConfig:
     """A copy of ``config`` with what the data decides filled in: ``model.in_features`` (from the first
     jets, as the encoder will see them) and a ``data.step_size`` small enough that every shard (rank x
@@ -226,8 +249,11 @@ class Trainer:
         has_checkpoints = bool(runs.checkpoints(self.run_dir))
         if has_checkpoints and not resume:
             raise runs.RunError(f"{self.run_dir} already holds checkpoints; pass --resume, or another --out")
+        config = located(config)
         if resume and (self.run_dir / runs.CONFIG).is_file():
-            check_resumable(config, self.run_dir)
+            config = check_resumable(config, self.run_dir)
+        if self.is_main:  # the run carries its recipe: embed and probe read the data as it was read here
+            config.data.recipe = runs.keep_recipe(self.run_dir, config.data.recipe)
         self.file_jets = [jetgraph.count(path, config.data.recipe) for path in expand_paths(config.data.train)]
         self.config = config = resolve(config, self.file_jets, self.world_size, warn=self.is_main)
         train = config.train
@@ -494,18 +520,25 @@ RESUMABLE = ("train.epochs", "train.max_steps", "train.lr", "train.clip_grad", "
 batch size, seed, optimiser) would not continue the same run, or would be silently ignored by the restore."""
 
 
-def check_resumable(config: PretrainConfig, run_dir: Path) -> None:
+def check_resumable(config: PretrainConfig, run_dir: Path) -> PretrainConfig:
     """Refuse to resume ``run_dir`` with settings that differ from its ``config.yaml`` outside :data:`RESUMABLE`.
 
-    ``config.model.in_features`` left at None is taken to be the run's.
+    ``config.model.in_features`` left at None is taken to be the run's, and a recipe file with the text
+    of the run's copy is that copy.
+
+    Returns:
+        ``config`` with those two filled in (a copy).
 
     Raises:
         ConfigError: the first setting that may not change, with both values.
     """
-    saved = load_config(run_dir / runs.CONFIG)
+    saved = runs.run_config(run_dir)
+    config = copy.deepcopy(config)
     if config.model.in_features is None:  # not known yet: the run's
-        config = copy.deepcopy(config)
         config.model.in_features = saved.model.in_features
+    kept, given = saved.data.recipe, config.data.recipe
+    if kept and given and kept != given and Path(kept).is_file() and Path(given).is_file():
+        config.data.recipe = kept if Path(kept).read_bytes() == Path(given).read_bytes() else given
     for key, (before, now) in differences(saved, config).items():
         if key not in RESUMABLE:
             raise ConfigError(
@@ -513,6 +546,7 @@ def check_resumable(config: PretrainConfig, run_dir: Path) -> None:
                 f"keeps its model, data and augmentations and may change only {', '.join(RESUMABLE)} "
                 f"(start a new run with another --out)"
             )
+    return config
 
 
 def pretrain(

@@ -234,3 +234,37 @@ def test_metrics_without_held_out_jets_are_not_called_held_out(jets, tmp_path):
     assert "held-out" not in result.output.replace("nothing held out", "")
     assert "on training jets (data.val is empty, nothing held out): loss" in result.output
     assert jetgraph.JetGraphError  # the package's error base is what the CLI turns into one line
+
+
+# ------------------------------------------------------------------------------------- the run's data
+
+
+def test_a_run_carries_absolute_paths_and_its_recipe(jets, tmp_path, monkeypatch):
+    """Pretrained from one folder with relative paths and a recipe file, embedded from another without --recipe."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    jetclass = write_jetclass(folder / "jc.root", n_jets=64, seed=9)
+    recipe = jetgraph.load_recipe("jetclass").source  # the built-in recipe's text, as a user's file
+    text = (Path(jetgraph.io.recipe.__file__).parents[1] / recipe).read_text()
+    (folder / "mine.yaml").write_text(text.replace("detect:", "# detect:"))
+    monkeypatch.chdir(folder)
+    sets = [arg for item in [*TINY, "data.train=jc.root", "data.recipe=mine.yaml", "train.max_steps=1"]
+            for arg in ("--set", item)]  # fmt: skip
+    result = CliRunner().invoke(app, ["pretrain", "--out", "run", *sets])
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((folder / "run" / runs.CONFIG).read_text())
+    assert saved["data"]["train"] == [str(jetclass)] and Path(saved["data"]["recipe"]).is_absolute()
+    assert (folder / "run" / "recipe.yaml").read_text() == (folder / "mine.yaml").read_text()
+    (folder / "mine.yaml").unlink()
+    monkeypatch.chdir(tmp_path)
+    moved = Path(shutil.move(str(folder / "run"), tmp_path / "moved"))  # a run can be moved, too
+    result = CliRunner().invoke(app, ["embed", str(moved), "--data", str(jetclass), "--out", "emb.h5"])
+    assert result.exit_code == 0 and "64 jets" in result.output, result.output
+    assert runs.run_config(moved).data.recipe == str(moved / "recipe.yaml")
+
+
+def test_missing_data_files_name_the_setting_and_the_way_out(jets, tmp_path):
+    sets = [arg for item in [*TINY, f"data.train={jets}", "data.val=nope/qg_val.root"] for arg in ("--set", item)]
+    result = CliRunner().invoke(app, ["pretrain", "--out", str(tmp_path / "run"), *sets])
+    _one_line_error(result, "data.val: ", "nope/qg_val.root: no such file", "--set 'data.val=[]'")
+    assert not (tmp_path / "run" / runs.CONFIG).exists()

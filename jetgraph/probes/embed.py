@@ -62,6 +62,7 @@ def embed(
     """
     out = check_writable(out, "--out")
     encoder, config, info = runs.load_representation(run_dir, checkpoint)
+    recipe = recipe if recipe is not None else config.data.recipe  # the run's, unless told otherwise
     encoder.to(device)
     inputs = Inputs(config.augment, encoder.input_kind)
     files = expand_paths(data)
