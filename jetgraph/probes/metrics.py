@@ -22,6 +22,10 @@ class ProbeError(JetGraphError, ValueError):
     """Arguments a probe, metric or figure cannot use: bad shapes, labels, fractions or names."""
 
 
+class ProbeWarning(UserWarning):
+    """A number that rests on too few jets to be read as a result (the CLI prints it as ``warning: ...``)."""
+
+
 # ---------------------------------------------------------------------------------------------- validation
 
 
@@ -115,6 +119,22 @@ def rejection_at(y_true: np.ndarray, score: np.ndarray, efficiency: float) -> fl
     """
     e = _efficiency(efficiency)
     return _rejection(*roc(y_true, score), e)
+
+
+def passing_background(y_true: np.ndarray, score: np.ndarray, efficiency: float) -> float:
+    """How many background jets pass the cut that keeps ε_S = ``efficiency`` of the signal: ε_B times their number.
+
+    What a rejection 1/ε_B rests on: 1/ε_B = 38 from one passing background jet of 38 is a count, not
+    a measurement. ε_B is interpolated along the ROC as in :func:`rejection_at`, so the count can be
+    fractional; 0 where :func:`rejection_at` is infinite.
+
+    Raises:
+        ProbeError: bad labels or scores (see :func:`roc`), or ``efficiency`` outside (0, 1].
+    """
+    e = _efficiency(efficiency)
+    y, s = _labels_scores(y_true, score)
+    rejection = _rejection(*_roc(y, s), e)
+    return 0.0 if np.isinf(rejection) else float(np.sum(y == 0) / rejection)
 
 
 def _binary_metrics(y: np.ndarray, s: np.ndarray, efficiencies: Sequence[float], threshold: float) -> dict[str, float]:
@@ -220,6 +240,61 @@ def bootstrap(
     return out
 
 
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    background_efficiency, signal_efficiency, _ = roc_curve(y, s)
+    return float(auc(background_efficiency, signal_efficiency))
+
+
+def paired_bootstrap(
+    y_true: np.ndarray,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    n: int = 1000,
+    seed: int | np.random.Generator = 0,
+    level: float = 0.68,
+) -> dict[str, float]:
+    """AUC(``score_b``) − AUC(``score_a``) on the same test jets, with a paired bootstrap interval.
+
+    Each resample draws the same jets for both scores, so what the two share (which jets happen to be in
+    the test set, and how hard they are) cancels in the difference: two probes 0.01 apart, each ±0.02,
+    can still differ significantly. Resamples with one class missing are skipped.
+
+    Args:
+        y_true: (N,) labels, 0 for background and 1 for signal.
+        score_a, score_b: (N,) scores of the two probes for the same jets, in the same order.
+        n: number of resamples.
+        seed: seed or ``numpy.random.Generator`` for the resampling.
+        level: the interval's coverage, 0.68 for "one sigma".
+
+    Returns:
+        ``{"value": full-sample difference, "low": ..., "high": ..., "n": resamples used}``; ``low`` and
+        ``high`` are NaN when no resample had both classes.
+
+    Raises:
+        ProbeError: bad labels or scores (see :func:`roc`), scores of different lengths, ``n`` < 1,
+            ``level`` outside (0, 1).
+    """
+    y, a = _labels_scores(y_true, score_a)
+    _, b = _labels_scores(y_true, score_b)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ProbeError(f"n: got {n!r}; expected a positive number of resamples, e.g. 1000")
+    if not isinstance(level, (int, float, np.floating)) or not 0.0 < float(level) < 1.0:
+        raise ProbeError(f"level: got {level!r}; expected an interval coverage in (0, 1), e.g. 0.68")
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(int(n)):
+        index = rng.integers(0, len(y), size=len(y))
+        yb = y[index]
+        if 0 < int(yb.sum()) < len(y):
+            draws.append(_auc(yb, b[index]) - _auc(yb, a[index]))
+    value = _auc(y, b) - _auc(y, a)
+    if not draws:
+        return {"value": value, "low": float("nan"), "high": float("nan"), "n": 0}
+    low = float(np.quantile(draws, (1.0 - level) / 2.0, method="lower"))
+    high = float(np.quantile(draws, (1.0 + level) / 2.0, method="higher"))
+    return {"value": value, "low": low, "high": high, "n": len(draws)}
+
+
 # ---------------------------------------------------------------------------------------------- regression
 
 
@@ -279,4 +354,14 @@ def response_resolution(predicted: np.ndarray, truth: np.ndarray, bins: Sequence
     }
 
 
-__all__ = ["ProbeError", "binary_metrics", "bootstrap", "rejection_at", "response_resolution", "roc"]
+__all__ = [
+    "ProbeError",
+    "ProbeWarning",
+    "binary_metrics",
+    "bootstrap",
+    "paired_bootstrap",
+    "passing_background",
+    "rejection_at",
+    "response_resolution",
+    "roc",
+]

@@ -4,6 +4,11 @@ Figures are drawn on a standalone :class:`matplotlib.figure.Figure` with the Agg
 pyplot, so neither the user's backend nor pyplot's list of open figures is touched; the HEP look
 (mplhep's ROOT style, when mplhep is installed) is applied only while a figure is drawn. Each PNG is
 written under a temporary name and renamed when complete.
+
+Every figure reads at a glance: each probe has one colour in every figure (:func:`probe_colours`),
+each run one line style (:data:`RUN_STYLES`, in ``jetgraph compare``); the classes are named (quark
+efficiency, gluon rejection) when their ``label_names`` are known; legends sit outside the axes,
+below them, off the curves; and ``sample`` (e.g. "qg.root, 80 test jets") is written above the axes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import matplotlib.style
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import roc_auc_score
@@ -26,6 +32,79 @@ from jetgraph.outputs import written_atomically
 from jetgraph.probes.metrics import ProbeError, roc
 
 _METRIC_LABELS = {"auc": "AUC", "accuracy": "Accuracy"}
+
+PROBE_COLOURS = {
+    "linear": "#1f77b4",
+    "mlp": "#d62728",
+    "knn": "#2ca02c",
+    "observables (logistic)": "#ff7f0e",
+    "observables (GBDT)": "#9467bd",
+    "supervised (scratch)": "#8c564b",
+    "fine-tuned": "#e377c2",
+    "calibrated cell sum": "#000000",
+}
+"""The colour of each probe of ``jetgraph probe``, the same in every figure (tab10 and black, no two alike)."""
+
+_DODGE = 0.012
+"""Decades between the points of neighbouring lines at one label fraction in :func:`draw_label_fractions`."""
+
+_OTHER_COLOURS = ("#17becf", "#bcbd22", "#7f7f7f", "#000000", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896")
+
+RUN_STYLES = (
+    {"linestyle": "-", "marker": "o"},
+    {"linestyle": "--", "marker": "s"},
+    {"linestyle": "-.", "marker": "^"},
+    {"linestyle": (0, (5, 1, 1, 1, 1, 1)), "marker": "D"},
+    {"linestyle": (0, (8, 3)), "marker": "v"},
+    {"linestyle": (0, (3, 1, 3, 1, 1, 1)), "marker": "P"},
+)
+"""The line style and marker of each run in a comparison, in the order the runs are given (then again)."""
+
+
+def probe_colours(names: Sequence[str]) -> dict[str, str]:
+    """A colour for each probe name: :data:`PROBE_COLOURS` for the known probes, distinct others for the rest."""
+    others = iter(c for c in (*_OTHER_COLOURS, *_OTHER_COLOURS) if c not in PROBE_COLOURS.values())
+    out = {}
+    for name in names:
+        if name not in out:
+            out[name] = PROBE_COLOURS.get(name) or next(others, "#000000")
+    return out
+
+
+def run_style(index: int) -> dict[str, Any]:
+    """The line style and marker of the ``index``-th run (from 0) in a comparison."""
+    return dict(RUN_STYLES[index % len(RUN_STYLES)])
+
+
+def class_names(label_names: Sequence[str] | None) -> tuple[str, str]:
+    """``(signal, background)``: the names of class 1 and class 0, or "signal" and "background" without names."""
+    if label_names is not None and len(label_names) >= 2:
+        return str(label_names[1]), str(label_names[0])
+    return "signal", "background"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _titles(ax: Any, title: str, sample: str | None) -> None:
+    """The figure's title at the left and the sample (file, jets) at the right, above the axes."""
+    ax.set_title(title, loc="left", fontsize="medium")
+    if sample:
+        ax.set_title(sample, loc="right", fontsize="small")
+
+
+def _legend(figure: Figure, handles: list | None = None, labels: list[str] | None = None, **kwargs: Any) -> None:
+    """The legend below the axes (constrained layout makes room), in as many columns as fit."""
+    if handles is None:
+        handles, labels = [], []
+        for ax in figure.axes:
+            h, lab = ax.get_legend_handles_labels()
+            handles += h
+            labels += lab
+    longest = max((len(label) for label in labels or [""]), default=1)
+    columns = max(1, min(len(handles), 3 if longest < 16 else 2 if longest < 34 else 1))
+    figure.legend(handles, labels, loc="outside lower center", ncols=columns, fontsize="small", **kwargs)
 
 
 @contextmanager
@@ -74,15 +153,24 @@ def _metric_label(metric: str, short: bool = False) -> str:
     return _METRIC_LABELS.get(metric, metric)
 
 
-def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | os.PathLike) -> Path:
+def draw_roc(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    label_names: Sequence[str] | None = None,
+    sample: str | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Figure:
     """ROC curves in the HEP convention: background rejection 1/ε_B (log) against signal efficiency ε_S.
 
     Args:
         curves: ``{name: (y_true, score)}``, one line each, with its AUC in the legend.
-        path: the PNG to write.
+        label_names: names of class 0 and class 1 (background and signal: "gluon", "quark"), for the axes.
+        sample: what the curves were measured on, e.g. "qg.root, 80 test jets", above the axes.
+        styles: matplotlib line properties per curve (``color``, ``linestyle``...); by default each
+            probe's colour from :func:`probe_colours`.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        The figure (on an Agg canvas, not saved), for a notebook or another format.
 
     Raises:
         ProbeError: an empty ``curves`` or bad labels or scores (see :func:`jetgraph.probes.metrics.roc`).
@@ -95,36 +183,55 @@ def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | 
         signal_eff, background_eff = roc(*pair)
         keep = (background_eff > 0) & (signal_eff > 0)  # rejection is infinite where no background passes
         lines.append((name, signal_eff[keep], 1.0 / background_eff[keep], roc_auc_score(*pair)))
+    colours = probe_colours(list(curves))
+    signal, background = class_names(label_names)
     with _style():
-        figure = _figure(figsize=(8, 7), layout="constrained")
+        figure = _figure(figsize=(8, 8), layout="constrained")
         ax = figure.add_subplot()
         for name, x, y, area in lines:
-            ax.plot(x, y, label=f"{name} (AUC = {area:.3f})")
+            style = dict(styles[name]) if styles and name in styles else {"color": colours[name]}
+            style.pop("marker", None)  # a ROC has a point per test jet: markers would hide the line
+            ax.plot(x, y, label=f"{name} (AUC = {area:.3f})", **style)
         reference = np.linspace(0.01, 1.0, 200)
-        ax.plot(reference, 1.0 / reference, color="grey", linestyle="--", label="random (AUC = 0.500)")
+        ax.plot(reference, 1.0 / reference, color="grey", linestyle=":", label="random (AUC = 0.500)")
         ax.set_yscale("log")
         ax.set_xlim(0.0, 1.0)
-        ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
-        ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
-        ax.set_title("ROC curves on the test jets")
-        ax.legend(loc="upper right")
-        return _save(figure, path)
+        ax.set_xlabel(rf"{_capital(signal)} efficiency $\varepsilon_S$")
+        ax.set_ylabel(rf"{_capital(background)} rejection $1/\varepsilon_B$")
+        _titles(ax, f"ROC: {signal} vs {background}", sample)
+        _legend(figure)
+        return figure
 
 
-def response_figure(
-    results: Mapping[str, Mapping[str, np.ndarray]],
+def roc_figure(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
     path: str | os.PathLike,
-    xlabel: str = "Truth jet energy [GeV]",
+    **kwargs: Any,
 ) -> Path:
+    """Write :func:`draw_roc`'s figure of ``curves`` to the PNG ``path`` (atomically), with its keyword arguments.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    with _style():
+        return _save(draw_roc(curves, **kwargs), path)
+
+
+def draw_response(
+    results: Mapping[str, Mapping[str, np.ndarray]],
+    xlabel: str = "Truth jet energy [GeV]",
+    *,
+    sample: str | None = None,
+) -> Figure:
     """Energy response (top) and resolution (bottom) against the true energy, one line per regressor.
 
     Args:
         results: ``{name: response_resolution(...)}``; each needs ``centre``, ``response`` and ``resolution``.
-        path: the PNG to write.
         xlabel: the x axis title, with units, for a quantity other than the jet energy.
+        sample: what was measured, e.g. "detector.root, 100 test jets", above the axes.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        The figure (on an Agg canvas, not saved), for a notebook or another format.
 
     Raises:
         ProbeError: an empty ``results`` or a result without the arrays above.
@@ -137,18 +244,36 @@ def response_figure(
     with _style():
         figure = _figure(figsize=(8, 9), layout="constrained")
         top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(1, 1))
+        colours = probe_colours(list(results))
         for name, result in results.items():
             centre = np.asarray(result["centre"], dtype=float)
-            top.plot(centre, np.asarray(result["response"], dtype=float), marker="o", label=name)
-            bottom.plot(centre, np.asarray(result["resolution"], dtype=float), marker="o", label=name)
+            style = {"color": colours[name], "marker": "o"}
+            top.plot(centre, np.asarray(result["response"], dtype=float), label=name, **style)
+            bottom.plot(centre, np.asarray(result["resolution"], dtype=float), **style)
         top.axhline(1.0, color="grey", linestyle="--", linewidth=1)
         top.set_ylabel("Response: median of predicted/true")
-        top.set_title("Energy response and resolution")
-        top.legend(loc="best")
+        what = xlabel.split("[")[0].strip().removeprefix("Truth jet ")
+        _titles(top, f"{_capital(what)} response and resolution", sample)
+        _legend(figure)
         bottom.set_ylabel("Resolution: (q84 - q16) / (2 median)")
         bottom.set_ylim(bottom=0.0)
         bottom.set_xlabel(xlabel)
-        return _save(figure, path)
+        return figure
+
+
+def response_figure(
+    results: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | os.PathLike,
+    xlabel: str = "Truth jet energy [GeV]",
+    **kwargs: Any,
+) -> Path:
+    """Write :func:`draw_response`'s figure of ``results`` to the PNG ``path`` (atomically).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    with _style():
+        return _save(draw_response(results, xlabel, **kwargs), path)
 
 
 def _label_name(label: int, label_names: Mapping[int, str] | Sequence[str] | None) -> str:
@@ -159,28 +284,29 @@ def _label_name(label: int, label_names: Mapping[int, str] | Sequence[str] | Non
     return "unknown" if label < 0 else f"class {label}"
 
 
-def map_figure(
+def draw_map(
     representation: np.ndarray,
     labels: np.ndarray,
-    path: str | os.PathLike,
     method: str = "pca",
     label_names: Mapping[int, str] | Sequence[str] | None = None,
     max_points: int = 5000,
     seed: int | np.random.Generator = 0,
-) -> Path:
+    *,
+    sample: str | None = None,
+) -> Figure:
     """A 2-D map of the representation coloured by class, to see whether the classes separate.
 
     Args:
         representation: (N, D) representations, D >= 2.
         labels: (N,) integer class labels (-1, unknown, is drawn as "unknown").
-        path: the PNG to write.
         method: ``"pca"`` (fast, linear) or ``"tsne"`` (slower, local neighbourhoods).
         label_names: names of the classes, by label value.
         max_points: jets drawn at most, a random subset of them.
         seed: seed or ``numpy.random.Generator`` for the subset and t-SNE.
+        sample: the file the jets come from, e.g. "qg.root", above the axes.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        The figure (on an Agg canvas, not saved), for a notebook or another format.
 
     Raises:
         ProbeError: bad shapes, non-finite values, non-integer labels, an unknown ``method``, ``max_points`` < 3.
@@ -232,28 +358,62 @@ def map_figure(
             ax.scatter(*points[here].T, s=6, alpha=0.6, color=colour, label=f"{name} ({int(here.sum())})")
         ax.set_xlabel(f"{axis} 1 [a.u.]")
         ax.set_ylabel(f"{axis} 2 [a.u.]")
-        ax.set_title(f"{'PCA' if method == 'pca' else 't-SNE'} map of {len(x)} jets")
-        ax.legend(loc="best", markerscale=3)
-        return _save(figure, path)
+        _titles(ax, f"{'PCA' if method == 'pca' else 't-SNE'} map of {len(x)} jets", sample)
+        _legend(figure, markerscale=3)
+        return figure
 
 
-def label_fraction_figure(
-    scan: Mapping[str, Mapping[float, Mapping[str, Any]]],
+def map_figure(
+    representation: np.ndarray,
+    labels: np.ndarray,
     path: str | os.PathLike,
+    method: str = "pca",
+    **kwargs: Any,
+) -> Path:
+    """Write :func:`draw_map`'s map of ``representation`` to the PNG ``path`` (atomically).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    with _style():
+        return _save(draw_map(representation, labels, method, **kwargs), path)
+
+
+def _number(value: Any) -> float:
+    """A metric value as a float: NaN for None (a rejection with no passing background, as JSON writes it)."""
+    try:
+        return float("nan") if value is None else float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def draw_label_fractions(
+    scan: Mapping[str, Mapping[float, Mapping[str, Any]]],
     metric: str = "auc",
     intervals: str = "bootstrap intervals",
-) -> Path:
+    *,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+    legend: Sequence[tuple[str, Mapping[str, Any]]] | None = None,
+    label_names: Sequence[str] | None = None,
+    sample: str | None = None,
+) -> Figure:
     """A metric with its bootstrap interval against the fraction of labels the probe was trained on.
 
     Args:
         scan: ``scan[name][fraction]`` is ``{"value", "low", "high"}`` for ``metric``, or the whole
-            :func:`~jetgraph.probes.metrics.bootstrap` result, from which ``metric`` is taken.
-        path: the PNG to write.
+            :func:`~jetgraph.probes.metrics.bootstrap` result, from which ``metric`` is taken. A value
+            of None (a rejection with no passing background) is left out.
         metric: the metric drawn and named on the y axis.
         intervals: what the error bars are, for the title (e.g. "spread over 3 seeds").
+        styles: matplotlib line properties per name (``color``, ``linestyle``, ``marker``); by default
+            each probe's colour from :func:`probe_colours`.
+        legend: ``(label, line properties)`` entries to show instead of one entry per line, e.g. one
+            per probe (its colour) and one per run (its line style) in ``jetgraph compare``.
+        label_names: names of class 0 and class 1 ("gluon", "quark"), for the axis title.
+        sample: what was measured, e.g. "qg.root, 80 test jets", above the axes.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        The figure (on an Agg canvas, not saved), for a notebook or another format.
 
     Raises:
         ProbeError: an empty ``scan``, a fraction not in (0, 1], an entry without ``metric`` or ``value``.
@@ -276,26 +436,63 @@ def label_fraction_figure(
                 raise ProbeError(
                     f"scan[{name!r}][{fraction!r}]: no {metric!r} and no 'value'; expected bootstrap's output"
                 )
-            value = float(entry["value"])
-            low, high = float(entry.get("low", value)), float(entry.get("high", value))
+            value = _number(entry["value"])
+            low, high = _number(entry.get("low", value)), _number(entry.get("high", value))
             rows.append([f, value, low, high])
         table = np.array(sorted(rows), dtype=np.float64)
         table[~np.isfinite(table)] = np.nan  # an infinite rejection has no place on the axis
         lines.append((name, table))
+    colours = probe_colours(list(scan))
     with _style():
         figure = _figure(figsize=(8, 7), layout="constrained")
         ax = figure.add_subplot()
-        for name, (fraction, value, low, high) in ((n, t.T) for n, t in lines):
+        for i, (name, (fraction, value, low, high)) in enumerate((n, t.T) for n, t in lines):
             errors = np.nan_to_num(np.clip([value - low, high - value], 0.0, None))
-            ax.errorbar(fraction, value, yerr=errors, marker="o", capsize=4, label=name)
+            style = {"color": colours[name], "marker": "o", **(styles.get(name, {}) if styles else {})}
+            dodge = 10 ** ((i - (len(lines) - 1) / 2) * _DODGE)  # side by side, so that no error bar hides another
+            ax.errorbar(fraction * dodge, value, yerr=errors, capsize=4, label=name, **style)
         ax.set_xscale("log")
         if metric.startswith("rejection_at_"):
             ax.set_yscale("log")
         ax.set_xlabel("Fraction of training labels used")
-        ax.set_ylabel(_metric_label(metric))
-        ax.set_title(f"{_metric_label(metric, short=True)} vs training labels, {intervals}")
-        figure.legend(loc="outside lower center")  # below the axes: the curves fill them from 1% to 100%
-        return _save(figure, path)
+        ylabel = _metric_label(metric)
+        if label_names is not None and len(label_names) >= 2:
+            signal, background = class_names(label_names)
+            ylabel += f", {signal} vs {background}"
+        ax.set_ylabel(ylabel)
+        _titles(ax, f"{_metric_label(metric, short=True)} vs training labels, {intervals}", sample)
+        if legend is None:
+            _legend(figure)  # below the axes: the curves fill them from 1% to 100%
+        else:
+            handles = [Line2D([], [], **{"color": "black", **dict(props)}) for _, props in legend]
+            _legend(figure, handles, [label for label, _ in legend])
+        return figure
 
 
-__all__ = ["label_fraction_figure", "map_figure", "response_figure", "roc_figure"]
+__all__ = [
+    "PROBE_COLOURS",
+    "RUN_STYLES",
+    "class_names",
+    "label_fraction_figure",
+    "map_figure",
+    "probe_colours",
+    "response_figure",
+    "roc_figure",
+    "run_style",
+]
+
+
+def label_fraction_figure(
+    scan: Mapping[str, Mapping[float, Mapping[str, Any]]],
+    path: str | os.PathLike,
+    metric: str = "auc",
+    intervals: str = "bootstrap intervals",
+    **kwargs: Any,
+) -> Path:
+    """Write :func:`draw_label_fractions`'s figure of ``scan`` to the PNG ``path`` (atomically).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    with _style():
+        return _save(draw_label_fractions(scan, metric, intervals, **kwargs), path)

@@ -10,7 +10,16 @@ from scipy.stats import norm, rankdata
 from sklearn.metrics import accuracy_score, roc_auc_score, roc_curve
 
 from jetgraph.errors import JetGraphError
-from jetgraph.probes.metrics import ProbeError, binary_metrics, bootstrap, rejection_at, response_resolution, roc
+from jetgraph.probes.metrics import (
+    ProbeError,
+    binary_metrics,
+    bootstrap,
+    paired_bootstrap,
+    passing_background,
+    rejection_at,
+    response_resolution,
+    roc,
+)
 
 # Ties between a signal and a background score (0.6) make a slanted ROC segment. In (ε_S, ε_B) the ROC is
 # (0,0) (1/3,0) (1/3,1/3) (2/3,2/3) (1,2/3) (1,1); signal scores 0.9, 0.6, 0.3 beat 3, 1.5 and 1 of the
@@ -149,6 +158,36 @@ def test_bootstrap_skips_resamples_with_one_class():
     result = bootstrap(y, score, statistic=both_classes, n=50, seed=0)
     assert result["mean_score"]["value"] == pytest.approx(0.5)
     assert result["mean_score"]["low"] <= result["mean_score"]["high"]
+
+
+def test_passing_background_counts_the_jets_a_rejection_rests_on():
+    # PLAIN at ε_S = 0.5: ε_B = 1/3 of its 3 background jets; at ε_S = 1/3 no background passes
+    assert passing_background(PLAIN_Y, PLAIN_SCORE, 0.5) == pytest.approx(1.0)
+    assert rejection_at(PLAIN_Y, PLAIN_SCORE, 1 / 3) == math.inf
+    assert passing_background(PLAIN_Y, PLAIN_SCORE, 1 / 3) == 0.0
+    y, score = _gaussian_scores(3000, 1.0, np.random.default_rng(5))
+    for e in (0.3, 0.5, 0.9):  # ε_B × background jets, whatever the working point
+        assert passing_background(y, score, e) == pytest.approx((y == 0).sum() / rejection_at(y, score, e))
+    with pytest.raises(ProbeError, match="efficiency"):
+        passing_background(y, score, 0.0)
+
+
+def test_paired_bootstrap_cancels_what_two_scores_of_the_same_jets_share():
+    rng = np.random.default_rng(7)
+    y, shared = _gaussian_scores(400, 1.0, rng)
+    a = shared + 0.3 * rng.normal(size=400)
+    b = shared + 0.2 * y + 0.3 * rng.normal(size=400)  # the same jets, a little more signal
+    d = paired_bootstrap(y, a, b, n=500, seed=1)
+    assert d["value"] == pytest.approx(roc_auc_score(y, b) - roc_auc_score(y, a))
+    assert 0 < d["low"] <= d["value"] <= d["high"] and d["n"] == 500
+    one, other = bootstrap(y, a, n=500)["auc"], bootstrap(y, b, n=500)["auc"]
+    unpaired = math.hypot(one["high"] - one["low"], other["high"] - other["low"])
+    assert d["high"] - d["low"] < unpaired / 2
+    assert other["low"] < one["high"]  # each probe's own intervals overlap; their paired difference excludes 0
+    same = paired_bootstrap(y, a, a, n=50)
+    assert same["value"] == same["low"] == same["high"] == 0
+    with pytest.raises(ProbeError, match="score"):
+        paired_bootstrap(y, a, b[:-1])
 
 
 def test_response_resolution_of_a_ten_percent_smearing():

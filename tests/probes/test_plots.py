@@ -10,7 +10,18 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from jetgraph.probes.metrics import ProbeError, bootstrap, response_resolution
-from jetgraph.probes.plots import label_fraction_figure, map_figure, response_figure, roc_figure
+from jetgraph.probes.plots import (
+    PROBE_COLOURS,
+    draw_label_fractions,
+    draw_map,
+    draw_roc,
+    label_fraction_figure,
+    map_figure,
+    probe_colours,
+    response_figure,
+    roc_figure,
+    run_style,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -91,6 +102,53 @@ def test_label_fraction_figure_from_one_metric_with_infinite_values(tmp_path, un
     }
     out = tmp_path / "one.png"
     _assert_png(label_fraction_figure(scan, out, metric="rejection_at_0.3"), out)
+
+
+def _below_the_axes(figure, ax) -> bool:
+    """Whether the figure's one legend is drawn under the axes, off the curves."""
+    figure.canvas.draw()
+    legend = figure.legends[0].get_window_extent()
+    return ax.get_legend() is None and len(figure.legends) == 1 and legend.y1 <= ax.get_window_extent().y0
+
+
+def test_roc_names_the_classes_and_the_sample_and_gives_each_probe_its_own_colour(untouched_matplotlib):
+    curves = {name: _scores(400, 1.0 + 0.2 * i, i) for i, name in enumerate(PROBE_COLOURS)}
+    figure = draw_roc(curves, label_names=["gluon", "quark"], sample="qg.root, 400 test jets")
+    ax = figure.axes[0]
+    assert ax.get_xlabel().startswith("Quark efficiency") and ax.get_ylabel().startswith("Gluon rejection")
+    assert ax.get_title(loc="right") == "qg.root, 400 test jets" and "quark vs gluon" in ax.get_title(loc="left")
+    colours = {line.get_label().split(" (AUC")[0]: line.get_color() for line in ax.get_lines()}
+    assert len({colours[name] for name in PROBE_COLOURS}) == len(PROBE_COLOURS)  # linear and fine-tuned too
+    assert _below_the_axes(figure, ax)
+    unnamed = draw_roc({"linear": curves["linear"]}).axes[0]  # a file without class names
+    assert unnamed.get_xlabel().startswith("Signal efficiency") and unnamed.get_ylabel().startswith("Background")
+
+
+def test_runs_differ_by_line_style_and_probes_by_colour(untouched_matplotlib):
+    scan, styles = {}, {}
+    colours = probe_colours(["linear", "mlp"])
+    for run in range(2):
+        for probe in ("linear", "mlp"):
+            name = f"run {run}: {probe}"
+            scan[name] = {f: bootstrap(*_scores(int(2000 * f), 1.0, run), n=20) for f in (0.1, 1.0)}
+            styles[name] = {"color": colours[probe], **run_style(run)}
+    legend = [(p, {"color": c}) for p, c in colours.items()] + [(f"run {i}", run_style(i)) for i in range(2)]
+    figure = draw_label_fractions(scan, styles=styles, legend=legend, label_names=["qcd", "top"], sample="t.root")
+    ax = figure.axes[0]
+    lines = [c.lines[0] for c in ax.containers if c.get_label() in scan]  # each errorbar's data line
+    drawn = {(line.get_color(), str(line.get_linestyle())) for line in lines}
+    assert len(drawn) == 4 and len({colour for colour, _ in drawn}) == 2 and len({s for _, s in drawn}) == 2
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["linear", "mlp", "run 0", "run 1"]
+    assert "top vs qcd" in ax.get_ylabel() and _below_the_axes(figure, ax)
+
+
+def test_map_names_the_classes_in_its_legend(untouched_matplotlib):
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 2, 300)
+    figure = draw_map(rng.normal(size=(300, 8)) + labels[:, None], labels, label_names=["gluon", "quark"], sample="qg")
+    texts = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert texts == [f"gluon ({(labels == 0).sum()})", f"quark ({(labels == 1).sum()})"]
+    assert _below_the_axes(figure, figure.axes[0])
 
 
 @pytest.mark.parametrize(
