@@ -27,7 +27,21 @@ demo: $(STAMP)
 	$(VENV)/bin/jetgraph pretrain --config configs/pretrain/qg_transformer.yaml --out $(DEMO_DIR)/run \
 		--set data.train=$(DEMO_DIR)/qg.root --set 'data.val=[]' --set train.epochs=3 --set train.batch_size=64
 	$(VENV)/bin/jetgraph embed $(DEMO_DIR)/run --data $(DEMO_DIR)/qg.root --out $(DEMO_DIR)/qg_embedding.h5
-	$(VENV)/bin/jetgraph probe $(DEMO_DIR)/run --task qg --data $(DEMO_DIR)/qg.root
+	$(VENV)/bin/jetgraph probe $(DEMO_DIR)/run --task qg --data $(DEMO_DIR)/qg.root --threads 1
+	@echo ""
+	@echo "make demo made, in $(DEMO_DIR)/:"
+	@echo "  qg.root             $(DEMO_JETS) quark and gluon jets (Pythia 8 + FastJet), two detector replicas each"
+	@echo "  qg_images.h5        the same jets as (Tracks, ECAL, HCAL) images"
+	@echo "  run/                a pretrained transformer: config.yaml, checkpoints/, metrics.csv, TensorBoard events"
+	@echo "  qg_embedding.h5     its frozen representation of every jet"
+	@echo "  run/probe/          the probe table (qg.json) and figures (ROC, label fractions, map)"
+	@echo "The demo probes the jets it pretrained on, a few hundred of them: its numbers show the workflow, not a result."
+	@echo "Next:"
+	@echo "  .venv/bin/tensorboard --logdir $(DEMO_DIR)/run                      # the pretraining curves"
+	@echo "  .venv/bin/jetgraph generate qg --jets 2000 --seed 1 --out $(DEMO_DIR)/qg_test.root"
+	@echo "  .venv/bin/jetgraph probe $(DEMO_DIR)/run --data $(DEMO_DIR)/qg_test.root   # jets it never saw"
+	@echo "  .venv/bin/jetgraph compare $(DEMO_DIR)/run OTHER_RUN                 # runs side by side"
+	@echo "  docs/tutorial.md: your own ntuple, from inspect to probe"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

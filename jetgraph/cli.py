@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import warnings
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +49,8 @@ class _OneLineErrors(typer.core.TyperGroup):
 
 app = typer.Typer(
     cls=_OneLineErrors,
+    rich_markup_mode=None,  # plain help: bracketed text and defaults shown as written
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
     name="jetgraph",
     help="Self-supervised jet representations: read jet files, pretrain contrastively, probe.",
     no_args_is_help=True,
@@ -91,38 +94,93 @@ def _call(function, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
         raise typer.Exit(code=2) from None
 
 
-@app.command()
+class Task(StrEnum):
+    qg = "qg"
+    top = "top"
+    energy = "energy"
+
+
+class Source(StrEnum):
+    auto = "auto"
+    particles = "particles"
+    cells = "cells"
+
+
+def _example(*lines: str) -> str:
+    """An epilog with examples, kept as written (``\b``: click does not rewrap the paragraph)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+RECIPE_HELP = "Built-in recipe name (jetgraph recipes) or recipe YAML; default: detect from the file."
+
+
+@app.command(epilog=_example("jetgraph inspect data/qg.root", "jetgraph inspect nano.root --recipe-template > my.yaml"))
 def inspect(
-    files: Annotated[list[Path], typer.Argument(help="ROOT, HDF5 or NPZ files (globs expand in the shell).")],
-    recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="ROOT, HDF5 or NPZ files (globs expand in the shell).")
+    ],
+    recipe: Annotated[str | None, typer.Option(metavar="RECIPE", help=RECIPE_HELP)] = None,
     max_jets: Annotated[int, typer.Option(help="Jets to scan per file for the statistics.")] = 100_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")] = False,
+    recipe_template: Annotated[
+        bool, typer.Option("--recipe-template", help="Print a recipe skeleton guessed from a ROOT file's branches.")
+    ] = False,
 ) -> None:
-    """Show what a jet file holds: containers, format and recipe, jets, fields, multiplicities, labels."""
-    from jetgraph.io.summary import format_summary, summarize
+    """Show what a jet file holds: containers, format and recipe, jets, fields, multiplicities, labels.
 
-    summaries = [
-        _call(summarize, path, recipe=recipe, max_jets=max_jets, progress=not as_json and sys.stderr.isatty())
-        for path in files
-    ]
+    A file that no built-in recipe reads gets a listing of its trees and branches (type, list depth);
+    --recipe-template turns that into a first recipe to edit.
+    """
+    from jetgraph.errors import UnknownFormatError
+    from jetgraph.io.summary import format_listing, format_summary, listing, summarize
+    from jetgraph.io.summary import recipe_template as template
+
+    if recipe_template:
+        typer.echo("\n".join(_call(template, path) for path in files), nl=False)
+        return
+    texts, summaries = [], []
+    for path in files:
+        try:
+            summary = summarize(path, recipe=recipe, max_jets=max_jets, progress=not as_json and sys.stderr.isatty())
+        except UnknownFormatError:
+            summary = {"path": str(path), "recipe": None, "listing": _call(listing, path)}
+            texts.append(_call(format_listing, path))
+        except JetGraphError:
+            summary = _call(summarize, path, recipe=recipe, max_jets=max_jets)  # the one-line error, exit 2
+        else:
+            texts.append(format_summary(summary))
+        summaries.append(summary)
     if as_json:
         typer.echo(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
     else:
-        typer.echo("\n\n".join(format_summary(s) for s in summaries))
+        typer.echo("\n\n".join(texts))
 
 
-@app.command()
+@app.command(
+    epilog=_example(
+        "jetgraph generate qg --jets 20000 --workers 2 --out data/qg.root",
+        "jetgraph generate top_qcd --jets 40000 --seed 2 --out data/top_test.root",
+        "jetgraph generate qg --jets 400 --replicas 2 --out data/qg_detector.root",
+    )
+)
 def generate(
-    sample: Annotated[str, typer.Argument(help="Built-in sample (qg, top, qcd) or a sample YAML file.")],
+    sample: Annotated[
+        str, typer.Argument(metavar="SAMPLE", help="Built-in sample (qg, top, qcd, top_qcd) or a sample YAML file.")
+    ],
     jets: Annotated[int, typer.Option("--jets", "-n", help="Jets to generate, split evenly between classes.")] = 1000,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output .root or .h5 [data/SAMPLE.root].")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Output .root or .h5 (default: data/SAMPLE.root)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives a byte-identical file.")] = 0,
     workers: Annotated[int, typer.Option(help="Processes generating in parallel.")] = 1,
     replicas: Annotated[int, typer.Option(help="Detector simulations per jet (0: particles only).")] = 0,
     showers: Annotated[
         int, typer.Option(help="Showers per hard process (re-simulation: consecutive jets share one parton).")
     ] = 1,
-    detector: Annotated[str, typer.Option(help="Built-in detector name or detector YAML.")] = "default",
+    detector: Annotated[
+        str, typer.Option(metavar="DETECTOR", help="Built-in detector name or detector YAML.")
+    ] = "default",
     chunk_size: Annotated[int, typer.Option(help="Jets per chunk: the unit of parallel work and resuming.")] = 100,
 ) -> None:
     """Generate labelled jets with Pythia 8 + FastJet (resumable: rerun the same command after a kill)."""
@@ -145,17 +203,21 @@ def generate(
     typer.echo(str(report))
 
 
-@app.command()
+@app.command(epilog=_example("jetgraph images data/qg.root --out data/qg_images.h5 --pixels 32 --width 1.6"))
 def images(
-    files: Annotated[list[Path], typer.Argument(help="Jet files to pixelise (any format jetgraph reads).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The jet-image HDF5 file to write.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="Jet files to pixelise (any format jetgraph reads).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="The jet-image HDF5 file to write.")],
     pixels: Annotated[int, typer.Option(help="Pixels per side.")] = 32,
     width: Annotated[float, typer.Option(help="Full image width in eta and in phi (radians).")] = 1.6,
-    source: Annotated[str, typer.Option(help="auto (cells when present), particles or cells.")] = "auto",
+    source: Annotated[Source, typer.Option(help="What to draw: cells when present (auto), particles or cells.")] = (
+        Source.auto
+    ),
     replica: Annotated[int, typer.Option(help="Detector replica to draw when the source is cells.")] = 0,
-    recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
+    recipe: Annotated[str | None, typer.Option(metavar="RECIPE", help=RECIPE_HELP)] = None,
 ) -> None:
-    """Turn jets into (eta, phi) images with Tracks (pT), ECAL and HCAL (energy) channels, for image backbones."""
+    """Turn jets into (eta, phi) images with Tracks (pT), ECAL and HCAL (energy) channels, for image encoders."""
     import h5py
 
     from jetgraph.images import ImageGrid, make_images
@@ -163,7 +225,7 @@ def images(
     def make() -> Path:
         grid = ImageGrid(pixels=pixels, width=width)
         paths = [str(f) for f in files]
-        return make_images(paths, out, grid, source, replica, progress=sys.stderr.isatty(), recipe=recipe)
+        return make_images(paths, out, grid, source.value, replica, progress=sys.stderr.isatty(), recipe=recipe)
 
     written = _call(make)
     with h5py.File(written, "r") as handle:
@@ -171,12 +233,25 @@ def images(
     typer.echo(f"{written}: {n} jet images, {pixels}x{pixels} pixels over {width:g} rad, from {drawn}")
 
 
-@app.command()
+@app.command(
+    epilog=_example(
+        "jetgraph pretrain --config configs/pretrain/qg_transformer.yaml --out runs/qg --set train.epochs=5",
+        "jetgraph pretrain --config configs/pretrain/qg_transformer.yaml --out runs/mine \\",
+        "    --set data.train=nano.root --set data.recipe=my.yaml --set 'data.val=[]'",
+        "jetgraph pretrain --out runs/qg --resume --set train.epochs=8",
+        "torchrun --nproc-per-node 4 -m jetgraph pretrain --config configs/pretrain/qg_transformer.yaml",
+    )
+)
 def pretrain(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Pretraining config (YAML).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory [runs/CONFIG_NAME].")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", metavar="FILE", help="Pretraining config (YAML).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="DIR", help="Run directory (default: runs/CONFIG_NAME).")
+    ] = None,
     overrides: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a config key: --set train.epochs=5 (repeatable).")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key: --set train.epochs=5 (repeatable)."),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out from its latest checkpoint.")
@@ -184,7 +259,8 @@ def pretrain(
 ) -> None:
     """Pretrain an encoder contrastively (run it under torchrun for several processes or GPUs).
 
-    Without --config the defaults apply (see jetgraph.config), with --set on top.
+    Without --config the defaults apply (docs/tutorial.md lists the keys), with --set on top. The run
+    directory keeps the resolved config (absolute data paths) and a copy of a recipe file.
     """
     from jetgraph.train import pretrain as pretrain_run
 
@@ -204,14 +280,18 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-@app.command()
+@app.command(epilog=_example("jetgraph embed runs/qg --data data/qg_test.root --out qg_test_embedding.h5"))
 def embed(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by jetgraph pretrain.")],
-    data: Annotated[list[Path], typer.Option("--data", "-d", help="Jet files to embed (repeatable).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HDF5 file to write.")],
-    recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory written by jetgraph pretrain.")],
+    data: Annotated[list[Path], typer.Option("--data", "-d", metavar="FILE", help="Jet files to embed (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="The HDF5 file to write.")],
+    recipe: Annotated[
+        str | None, typer.Option(metavar="RECIPE", help="Recipe name or YAML; default: the run's recipe.")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Jets per forward pass.")] = 1024,
-    checkpoint: Annotated[Path | None, typer.Option(help="A checkpoint of the run [the latest].")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="A checkpoint of the run (default: the latest that loads).")
+    ] = None,
 ) -> None:
     """Write frozen representations (with jet ids, labels and jet kinematics) of any jet file to HDF5."""
     import h5py
@@ -233,22 +313,42 @@ def embed(
     typer.echo(f"{written}: {shape[0]} jets, representation of {shape[1]} dimensions")
 
 
-@app.command()
+@app.command(
+    epilog=_example(
+        "jetgraph probe runs/qg --task qg --data data/qg_test.root",
+        "jetgraph probe runs/top --config configs/probe/top.yaml --threads 2",
+        "jetgraph probe runs/replicas --task energy --label-fractions 1 --no-supervised",
+    )
+)
 def probe(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by jetgraph pretrain.")],
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Probe config (configs/probe/*.yaml).")] = None,
-    task: Annotated[str | None, typer.Option(help="qg or top (classification), energy (regression) [qg].")] = None,
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory written by jetgraph pretrain.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", metavar="FILE", help="Probe config (configs/probe/*.yaml).")
+    ] = None,
+    task: Annotated[
+        Task | None, typer.Option(help="qg or top (classification), energy (regression); default qg.")
+    ] = None,
     data: Annotated[
-        list[Path] | None, typer.Option("--data", "-d", help="Labelled jet files [the run's data.val].")
+        list[Path] | None,
+        typer.Option(
+            "--data", "-d", metavar="FILE", help="Labelled jet files (repeatable); default: the run's data.val."
+        ),
     ] = None,
     label_fractions: Annotated[
-        str | None, typer.Option(help="Fractions of training labels, comma-separated [0.01,0.1,1].")
+        str | None,
+        typer.Option(metavar="F,F,...", help="Fractions of training labels, comma-separated; default 0.01,0.1,1."),
     ] = None,
-    recipe: Annotated[str | None, typer.Option(help="Built-in recipe name or recipe YAML (default: detect).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the split, the probes and the bootstrap [0].")] = None,
+    recipe: Annotated[
+        str | None, typer.Option(metavar="RECIPE", help="Recipe name or YAML; default: the run's recipe.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the split, the probes and the bootstrap; default 0.")
+    ] = None,
     supervised: Annotated[
-        bool | None, typer.Option(help="Also train the encoder on the labels: from scratch and fine-tuned [yes].")
+        bool | None,
+        typer.Option(help="Also train the encoder on the labels, from scratch and fine-tuned; default yes."),
     ] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for the probes (as train.threads).")] = None,
 ) -> None:
     """Measure what a frozen representation knows: probes, label-fraction scan, baselines, plots.
 
@@ -265,29 +365,33 @@ def probe(
         except ValueError:
             typer.echo(f"error: --label-fractions {label_fractions!r}; expected numbers such as 0.01,0.1,1", err=True)
             raise typer.Exit(code=2) from None
-    given = {"task": task, "recipe": recipe, "seed": seed, "supervised": supervised, "label_fractions": fractions}
-    given["data"] = [str(d) for d in data] if data else None
+    given = {"recipe": recipe, "seed": seed, "supervised": supervised, "label_fractions": fractions, "threads": threads}
+    given.update(task=task.value if task is not None else None, data=[str(d) for d in data] if data else None)
     settings = dataclasses.replace(settings, **{k: v for k, v in given.items() if v is not None})
     results = _call(run_probe, run_dir, progress=sys.stderr.isatty(), **settings.arguments())
     typer.echo(format_table(results))
     typer.echo(f"\n{run_dir}/probe/{results['task']}.json; figures: " + ", ".join(results["figures"]))
 
 
-@app.command()
+@app.command(epilog=_example("jetgraph compare runs/qg runs/qg_resnet --task qg --out compare"))
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Probed run directories.")],
-    task: Annotated[str, typer.Option(help="The probe task to compare (qg or top).")] = "qg",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where the table and the figure go.")] = Path("compare"),
+    run_dirs: Annotated[
+        list[Path], typer.Argument(metavar="RUN...", help="Probed run directories (the first is the reference).")
+    ],
+    task: Annotated[Task, typer.Option(help="The probe task to compare (qg or top).")] = Task.qg,
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Where the table and the figure go.")] = Path(
+        "compare"
+    ),
 ) -> None:
     """Put several probed runs side by side: one Markdown table, one figure."""
     from jetgraph.probes.compare import compare as compare_runs
 
-    table, figure = _call(compare_runs, [str(r) for r in run_dirs], task, out)
+    table, figure = _call(compare_runs, [str(r) for r in run_dirs], task.value, out)
     typer.echo(table.read_text())
     typer.echo(f"{table}, {figure}")
 
 
-@app.command()
+@app.command(epilog=_example("jetgraph recipes"))
 def recipes() -> None:
     """List the built-in data recipes (the formats jetgraph reads without a recipe file)."""
     from jetgraph.io.recipe import builtin_recipes

@@ -66,7 +66,7 @@ def test_errors_are_one_line_exit_2(jetclass_file, args, message):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["embed"], "error: Missing argument 'run_dir'. (see 'jetgraph embed --help')"),
+        (["embed"], "error: Missing argument 'RUN'. (see 'jetgraph embed --help')"),
         (
             ["inspect", "--max-jets", "many", "x.root"],
             "error: Invalid value for '--max-jets': Input should be a valid integer",
@@ -86,10 +86,12 @@ def test_a_file_no_recipe_reads_says_which_option_takes_a_recipe(tmp_path):
 
     with h5py.File(tmp_path / "mine.h5", "w") as handle:
         handle["whatever"] = [1, 2, 3]
-    result = runner.invoke(app, ["inspect", str(tmp_path / "mine.h5")])
+    result = runner.invoke(app, ["images", str(tmp_path / "mine.h5"), "--out", str(tmp_path / "x.h5")])
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
     assert "--recipe my_recipe.yaml" in result.output and "--set data.recipe=" in result.output
     assert "pass recipe=" not in result.output
+    listed = runner.invoke(app, ["inspect", str(tmp_path / "mine.h5")])  # inspect lists what it holds instead
+    assert listed.exit_code == 0 and "whatever: (3,) int64" in listed.output
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
