@@ -67,3 +67,16 @@ def test_compare_refuses_runs_probed_on_other_test_jets(two_runs, qg_file, tmp_p
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
     assert "compare needs the same test jets: probe every run with the same --data and --seed" in result.output
     assert not (tmp_path / "cmp").exists()
+
+
+def test_graph_and_image_encoders_on_the_same_jets_in_one_table(two_runs, tiny_run, qg_file, tmp_path):
+    """Which representation is better here: a transformer and a ResNet on jet images of the same jets."""
+    image = tiny_run("image", "model.encoder=resnet", "model.params={widths: [8], blocks: [1], groups: 4}",
+                     "augment.transforms=[rotate]", "augment.pixels=16")  # fmt: skip
+    graph = two_runs[0]
+    for run in (graph, image):
+        probe(run, "qg", qg_file, label_fractions=[1.0], bootstraps=20, supervised=False, threads=1)
+    table, figure = compare([graph, image], "qg", tmp_path / "graph_vs_image", bootstraps=100)
+    text = table.read_text()
+    assert "| ssl-a (transformer) |" in text and "| image (resnet) | linear | 100% |" in text
+    assert figure.stat().st_size > 5000
