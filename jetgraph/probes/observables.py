@@ -1,7 +1,10 @@
 """Classic jet observables: the hand-made baselines a learned representation has to beat.
 
-- :func:`qg_observables` / :func:`observable_matrix`: the quark/gluon discriminants of
-  :data:`OBSERVABLES`, computed from a batch's particles (or a detector view's cells and tracks);
+- :func:`qg_observables`: the quark/gluon discriminants of :data:`OBSERVABLES`, computed from a batch's
+  particles (or a detector view's cells and tracks);
+- :func:`top_observables`: the top-tagging ones of :data:`TOP_OBSERVABLES` (soft-drop mass,
+  N-subjettiness ratios with exclusive-kT axes, the energy-correlation ratios C2 and D2), with FastJet;
+- :func:`observable_matrix`: either set, as one matrix for scikit-learn;
 - :func:`cell_energy_sum`, :func:`track_pt_sum`: the raw detector-level sums, the baseline of
   jet-energy regression (the uncalibrated jet energy).
 
@@ -15,8 +18,16 @@ jets or particles; the pairwise sums go by groups of whole jets, see :data:`MAX_
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import awkward as ak
 import numpy as np
 import torch
+import vector
 from torch_geometric.utils import scatter, to_dense_batch
 
 from jetgraph.batch import JetBatch, wrap_phi
@@ -77,14 +88,106 @@ def qg_observables(batch: JetBatch) -> dict[str, torch.Tensor]:
     return {name: values[name].float() for name in OBSERVABLES}
 
 
-def observable_matrix(batch: JetBatch) -> np.ndarray:
-    """:func:`qg_observables` as one float64 matrix for scikit-learn, columns in :data:`OBSERVABLES` order.
+TOP_OBSERVABLES = ("multiplicity", "mass", "sd_mass", "tau21", "tau32", "c2", "d2")
+"""Names of :func:`top_observables`, in the column order of :func:`observable_matrix` for ``task="top"``."""
+JET_RADIUS = 0.8
+"""R of the top-tagging jets (anti-kT 0.8): the reclustering radius and the soft-drop R0."""
+
+
+def names_of(task: str) -> tuple[str, ...]:
+    """The observables a task compares with: :data:`TOP_OBSERVABLES` for ``top``, else :data:`OBSERVABLES`."""
+    return TOP_OBSERVABLES if task == "top" else OBSERVABLES
+
+
+def observable_matrix(batch: JetBatch, task: str = "qg") -> np.ndarray:
+    """The observables of ``task`` (:func:`names_of`) as one float64 matrix for scikit-learn, in their order.
 
     Shapes:
-        returns (num_jets, len(OBSERVABLES)) float64 numpy array.
+        returns (num_jets, len(names_of(task))) float64 numpy array.
     """
+    if task == "top":
+        values = top_observables(batch)
+        return np.stack([values[name] for name in TOP_OBSERVABLES], axis=1)
     values = qg_observables(batch)
     return torch.stack([values[name] for name in OBSERVABLES], dim=1).cpu().double().numpy()
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 (FastJet prints its banner there the first time it clusters)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _n_subjettiness(particles: ak.Array, axes: ak.Array) -> np.ndarray:
+    """``tau_N = sum_i pT_i min_k dR(i, axis_k) / sum_i pT_i`` (R0 = 1: it cancels in the ratios).
+
+    Shapes:
+        particles: jets * var Momentum4D; axes: jets * N Momentum4D; returns (jets,) float64.
+    """
+    distance = particles[:, :, None].deltaR(axes[:, None, :])  # jets * particles * N
+    nearest = ak.min(distance, axis=2)
+    return ak.to_numpy(ak.sum(particles.pt * nearest, axis=1) / ak.sum(particles.pt, axis=1))
+
+
+def top_observables(batch: JetBatch) -> dict[str, np.ndarray]:
+    """The top-tagging observables of every jet, one float64 array per name of :data:`TOP_OBSERVABLES`.
+
+    - ``multiplicity``: number of particles; ``mass``: the jet mass of the jet record;
+    - ``sd_mass``: the soft-drop mass (Cambridge/Aachen reclustering of the particles, beta = 0,
+      z_cut = 0.1, R0 = 0.8), the groomed mass that peaks at the top (and W) mass;
+    - ``tau21``, ``tau32``: N-subjettiness ratios with the axes of exclusive kT reclustering to N
+      subjets (Thaler, Van Tilburg, arXiv:1011.2268); a jet with fewer than N particles gets 0;
+    - ``c2``, ``d2``: the energy-correlation ratios C2 and D2 at beta = 1 (Larkoski, Salam, Thaler,
+      arXiv:1305.0007; Larkoski, Moult, Neill, arXiv:1409.6298), from FastJet's EnergyCorrelator.
+
+    FastJet does the clustering (one vectorised call per batch); jets with no particle get zeros.
+
+    Shapes:
+        returns a dict of (num_jets,) float64 arrays.
+    """
+    import fastjet
+
+    n = batch.num_jets
+    counts = (batch.ptr[1:] - batch.ptr[:-1]).numpy()
+    p4 = {"pt": batch.pt, "eta": batch.eta, "phi": batch.phi, "energy": batch.energy}
+    flat = {k: v.double().numpy() for k, v in p4.items()}
+    particles = vector.zip({k: ak.unflatten(v, counts) for k, v in flat.items()})
+    out = {name: np.zeros(n) for name in TOP_OBSERVABLES}
+    out["multiplicity"] = counts.astype(np.float64)
+    out["mass"] = batch.jet_mass.double().numpy()
+    has = np.flatnonzero(counts > 0)
+    if not len(has):
+        return out
+    momenta = ak.zip({"px": particles.px, "py": particles.py, "pz": particles.pz, "E": particles.E})[has]
+    with _quiet_stdout(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastJet's note on exclusive jets of other algorithms than kT
+        ca = fastjet.ClusterSequence(momenta, fastjet.JetDefinition(fastjet.cambridge_algorithm, JET_RADIUS))
+        groomed = ca.exclusive_jets_softdrop_grooming(njets=1, beta=0, symmetry_cut=0.1, R0=JET_RADIUS)
+        out["sd_mass"][has] = np.nan_to_num(ak.to_numpy(groomed.msoftdrop))
+        out["c2"][has] = np.nan_to_num(ak.to_numpy(ca.exclusive_jets_energy_correlator(njets=1, beta=1, func="c2")))
+        out["d2"][has] = np.nan_to_num(ak.to_numpy(ca.exclusive_jets_energy_correlator(njets=1, beta=1, func="d2")))
+        tau = {}
+        for n_axes in (1, 2, 3):
+            enough = has[counts[has] >= n_axes]
+            tau[n_axes] = np.zeros(n)
+            if len(enough):
+                kt = fastjet.ClusterSequence(
+                    momenta[np.isin(has, enough)], fastjet.JetDefinition(fastjet.kt_algorithm, JET_RADIUS)
+                )
+                subjets = kt.exclusive_jets(n_jets=n_axes)
+                axes = vector.zip({k: subjets[k] for k in ("px", "py", "pz", "E")})
+                tau[n_axes][enough] = _n_subjettiness(particles[enough], axes)
+    out["tau21"] = np.divide(tau[2], tau[1], out=np.zeros(n), where=tau[1] > 0)
+    out["tau32"] = np.divide(tau[3], tau[2], out=np.zeros(n), where=tau[2] > 0)
+    return out
 
 
 def _pair_sums(
@@ -220,4 +323,13 @@ def track_pt_sum(batch: JetBatch, replica: int = 0) -> torch.Tensor:
     return _replica_sum(batch, "tracks", "pt", replica, "track_pt_sum")
 
 
-__all__ = ["OBSERVABLES", "cell_energy_sum", "observable_matrix", "qg_observables", "track_pt_sum"]
+__all__ = [
+    "OBSERVABLES",
+    "TOP_OBSERVABLES",
+    "cell_energy_sum",
+    "names_of",
+    "observable_matrix",
+    "qg_observables",
+    "top_observables",
+    "track_pt_sum",
+]

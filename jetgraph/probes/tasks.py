@@ -53,7 +53,7 @@ from jetgraph.paths import expand_paths
 from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
 from jetgraph.probes.embed import embed
 from jetgraph.probes.metrics import ProbeError, ProbeWarning, bootstrap, passing_background, response_resolution
-from jetgraph.probes.observables import OBSERVABLES, cell_energy_sum, observable_matrix
+from jetgraph.probes.observables import cell_energy_sum, names_of, observable_matrix
 from jetgraph.probes.plots import class_names, label_fraction_figure, map_figure, response_figure, roc_figure
 from jetgraph.probes.regress import calibrate_sum, fit_predict_energy
 from jetgraph.probes.supervised import train_classifier
@@ -210,7 +210,7 @@ def _jets(files: list[str], recipe: str | None, task: str) -> tuple[JetBatch, np
         if task == "energy":
             parts.append(cell_energy_sum(batch).double().numpy()[:, None])
         else:
-            parts.append(observable_matrix(batch))
+            parts.append(observable_matrix(batch, task))
     return JetBatch.cat(batches), np.concatenate(parts)
 
 
@@ -573,7 +573,7 @@ def _probe(
                 scores = out / f"{task}_scores.npz"
                 with written_atomically(scores) as partial, partial.open("wb") as handle:
                     np.savez_compressed(handle, **paired)
-            results["observables"] = list(OBSERVABLES)
+            results["observables"] = list(names_of(task))
             results["label_fractions"] = fractions
             results["label_names"] = label_names
             results["scores"] = str(scores)

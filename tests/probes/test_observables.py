@@ -209,3 +209,38 @@ def test_detector_views_get_observables_too(detector_jets):
     values = qg_observables(view)
     assert all(bool(torch.isfinite(v).all()) for v in values.values())
     assert bool((values["multiplicity"] > 1).all()) and bool((values["girth"] > 0).all())
+
+
+@pytest.fixture(scope="module")
+def top_qcd(tmp_path_factory):
+    """60 generated top and QCD jets (Pythia 8 + FastJet, anti-kT R = 0.8, pT 550-650 GeV)."""
+    from jetgraph.generate import generate
+
+    path = tmp_path_factory.mktemp("top") / "top_qcd.root"
+    return jetgraph.read(generate("top_qcd", 60, path, seed=3, chunk_size=30, progress=False).path)
+
+
+def test_top_observables_see_three_prongs_and_the_top_mass(top_qcd):
+    from jetgraph.probes.observables import TOP_OBSERVABLES, top_observables
+
+    values = top_observables(JetBatch.from_jets(top_qcd))
+    assert list(values) == list(TOP_OBSERVABLES)
+    top = top_qcd.label.to_numpy() == 1  # label_names [qcd, top]
+    assert 140 < np.median(values["sd_mass"][top]) < 200 and np.median(values["sd_mass"][~top]) < 100
+    assert np.all(values["sd_mass"] <= values["mass"] + 1e-3)  # grooming only removes
+    for name in ("tau32", "d2"):  # three prongs: small tau32; a two-prong-like correlation ratio: small D2
+        assert np.median(values[name][top]) < np.median(values[name][~top]), name
+    assert roc_auc_score(top, -values["tau32"]) > 0.8 and roc_auc_score(top, values["sd_mass"]) > 0.8
+    assert observable_matrix(JetBatch.from_jets(top_qcd[:5]), "top").shape == (5, len(TOP_OBSERVABLES))
+
+
+def test_n_subjettiness_of_three_separate_particles():
+    """Three particles far apart: three kT axes on them (tau_3 = 0, so tau32 = 0), two leave one out."""
+    from jetgraph.probes.observables import top_observables
+
+    pt, eta, phi = [[300.0, 200.0, 100.0]], [[0.0, 0.5, -0.4]], [[0.0, 0.3, -0.4]]
+    jets = jetgraph.build(part=jetgraph.schema.four_momentum(ak.Array(pt), ak.Array(eta), ak.Array(phi)))
+    values = top_observables(JetBatch.from_jets(jets))
+    assert values["tau32"][0] == pytest.approx(0.0, abs=1e-6) and 0 < values["tau21"][0] < 1
+    lone = jetgraph.build(part=jetgraph.schema.four_momentum(ak.Array([[50.0]]), ak.Array([[0.1]]), ak.Array([[0.2]])))
+    assert top_observables(JetBatch.from_jets(lone))["tau21"][0] == 0.0  # fewer particles than axes: 0
