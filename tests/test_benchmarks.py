@@ -266,3 +266,33 @@ def test_a_record_probed_on_another_probe_sample_is_probed_again_without_pretrai
     assert checkpoint.stat().st_mtime_ns == trained  # probed again, not trained again
     probed = json.loads((tmp_path / "runs" / "tiny" / "seed0" / "probe" / "qg.json").read_text())
     assert probed["files"] == [str(other)]
+
+
+TOP = yaml.safe_load((BENCHMARKS / "quality_top.yaml").read_text())
+TOP_RUNS = QUALITY.resolve_runs(TOP)
+
+
+@pytest.mark.parametrize("name", sorted(TOP_RUNS))
+def test_every_top_tagging_run_builds_and_probes_top_on_a_sample_of_the_config(name):
+    run = TOP_RUNS[name]
+    config = QUALITY.run_config(run, {k: Path(f"{k}.root") for k in TOP["samples"]}, seed=1, steps=5, progress=False)
+    build_encoder(config.model.encoder, 13, **config.model.params)
+    augment.build_transforms(config.augment.transforms)
+    assert run["tasks"] == ["top"] and QUALITY.samples_of(run)["probe"] in TOP["samples"]
+    tuning = name in TOP["tuning"]
+    assert QUALITY.samples_of(run)["probe"] == ("val" if tuning else "probe")  # choose on val, report on probe
+
+
+def test_the_top_report_names_only_runs_metrics_and_comparisons_that_exist():
+    report = QUALITY.Report(TOP, {})
+    for section in TOP["report"]["sections"]:
+        comparisons = set()
+        for table in section["tables"]:
+            for _, label, row in report.rows(section, table):
+                comparisons |= {label} if "minus" in row else set()
+                for column in table["columns"]:
+                    cell = {**row, **column}
+                    assert cell["metric"] in report.metrics and cell["run"] in TOP_RUNS, cell
+        for target in section.get("targets", []):
+            names = target["comparison"] if isinstance(target["comparison"], list) else [target["comparison"]]
+            assert set(names) <= comparisons, target
