@@ -129,8 +129,9 @@ class TrainConfig:
     schedule: str = "cosine"
     """After the warm-up: ``cosine`` decay to zero, or ``constant`` (JetCLR's plain Adam)."""
     clip_grad: float | None = 1.0
-    precision: str = "fp32"
-    """``fp32`` or ``bf16`` (autocast: on CPUs with AVX-512 bf16 and on GPUs)."""
+    precision: str = "auto"
+    """``fp32``, ``bf16`` (autocast: on GPUs and CPUs with native bf16), or ``auto``: whichever a short timing
+    of this model's step on this device finds faster; the choice is printed and recorded in the run."""
     compile: bool = False
     seed: int = 0
     device: str = "auto"
@@ -203,7 +204,7 @@ def validate(config: PretrainConfig, source: str = "<config>", overrides: Overri
         ("train.lr", train.lr > 0, "a positive learning rate"),
         ("train.warmup", 0 <= train.warmup < 1, "a fraction in [0, 1)"),
         ("train.schedule", train.schedule in SCHEDULES, "'cosine' or 'constant'"),
-        ("train.precision", train.precision in ("fp32", "bf16"), "'fp32' or 'bf16'"),
+        ("train.precision", train.precision in ("auto", "fp32", "bf16"), "'auto', 'fp32' or 'bf16'"),
         ("train.log_every", train.log_every >= 1, "at least 1"),
         ("train.checkpoint_every", train.checkpoint_every >= 1, "at least 1"),
         ("train.keep_checkpoints", train.keep_checkpoints >= 1, "at least 1"),

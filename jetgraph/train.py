@@ -20,6 +20,7 @@ import gc
 import glob
 import math
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -285,6 +286,8 @@ class Trainer:
             self.model = torch.nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
         if train.compile:
             self.model = torch.compile(self.model)
+        if train.precision == "auto":  # decided once, recorded in config.yaml: a resumed run keeps it
+            train.precision = self._fastest_precision()
         self.optimizer = _optimizer(self.module, self.loss, train)
         steps_per_epoch = train.steps_per_epoch or max(1, sum(self.file_jets) // (train.batch_size * self.world_size))
         self.total_steps = steps_per_epoch * train.epochs
@@ -304,6 +307,40 @@ class Trainer:
             self.log.start()
         if self.is_main:
             save_config(config, self.run_dir / runs.CONFIG, version=__version__, torch=str(torch.__version__))
+
+    def _fastest_precision(self, repeats: int = 2) -> str:
+        """``bf16`` or ``fp32``: whichever runs this model's forward and backward on one batch faster here.
+
+        bf16 autocast pays where the matmuls are large and the hardware has bf16 units (GPUs; CPUs with
+        AVX-512 BF16 or AMX: JetCLR's width ran 2.0x faster), and costs where they are small (the default
+        transformer on a CPU: 0.92x), so the answer depends on the model and the device: it is measured,
+        once, on a copy of the model (no parameter or random state of the run changes), and rank 0's
+        answer holds for every rank.
+        """
+        batch = next(iter(JetDataset(self.config.data.train, self.config.train.batch_size,
+                                     recipe=self.config.data.recipe, rank=0, world_size=1)))  # fmt: skip
+        inputs = self.inputs.plain(batch.to(self.device))
+        model, rng = copy.deepcopy(self.module), torch.get_rng_state()
+        seconds = {}
+        for precision in ("fp32", "bf16", "fp32", "bf16"):  # the first of each warms up
+            start = time.perf_counter()
+            for _ in range(repeats):
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    _, z = model(join(inputs, inputs))
+                z.float().square().mean().backward()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            seconds[precision] = time.perf_counter() - start
+        torch.set_rng_state(rng)
+        chosen = torch.tensor([int(seconds["bf16"] < 0.95 * seconds["fp32"])], device=self.device)
+        if self.world_size > 1:
+            dist.broadcast(chosen, src=0)
+        precision = "bf16" if chosen.item() else "fp32"
+        if self.is_main:
+            ratio = seconds["fp32"] / seconds["bf16"]
+            speed = f"a bf16 step at {ratio:.2f}x the speed of fp32 here"
+            print(f"train.precision=auto: {precision} ({speed})", file=sys.stderr)
+        return precision
 
     def _validation_batches(self, group: int) -> list[JetBatch]:
         """Up to ``data.val_jets`` held-out jets (the training files' first ones when there are none)."""

@@ -300,3 +300,14 @@ def test_bf16_autocast_steps_close_to_fp32(jetclass, tmp_path):
         losses[precision] = float(next(r for r in _metrics(tmp_path / precision) if r["split"] == "train")["loss"])
     assert losses["bf16"] != losses["fp32"]  # autocast really ran in bf16
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.02)
+
+
+def test_precision_auto_is_decided_once_and_recorded(jetclass, tmp_path):
+    """``train.precision: auto`` (the default) times bf16 against fp32 for this model here and keeps the faster."""
+    config = load_config(None, [*TINY, f"data.train={jetclass}", "train.max_steps=1", "train.batch_size=16"])
+    assert config.train.precision == "auto"
+    pretrain(config, tmp_path / "run")
+    saved = load_config(tmp_path / "run" / runs.CONFIG)
+    assert saved.train.precision in ("fp32", "bf16") and config.train.precision == "auto"  # the input is not changed
+    resumed = pretrain(None, tmp_path / "run", overrides=["train.max_steps=2"], resume=True)
+    assert resumed.steps == 2 and load_config(tmp_path / "run" / runs.CONFIG).train.precision == saved.train.precision
