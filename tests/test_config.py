@@ -36,7 +36,7 @@ def test_resolved_config_round_trips_with_its_version(tmp_path):
         ("train: {epochs: two}", [], "train.epochs: 'two'; expected an integer"),
         ("train: {batch_size: 1}", [], "train.batch_size=1; expected at least 2"),
         # a bad --set is named as the user typed it, not as a line of the config file
-        ("", ["train.precision=fp16"], "^--set train.precision=fp16; expected 'fp32' or 'bf16'"),
+        ("", ["train.precision=fp16"], "^--set train.precision=fp16; expected 'auto', 'fp32' or 'bf16'"),
         ("", ["train.schedule=linear"], "^--set train.schedule=linear; expected 'cosine' or 'constant'"),
         ("", ["model.probe_layer=3"], "^--set model.probe_layer=3; expected 0 "),
         ("train: {epochs: 2}", ["train.epochs=two"], "^--set train.epochs=two: 'two'; expected an integer"),
