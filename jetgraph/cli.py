@@ -280,11 +280,28 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-@app.command(epilog=_example("jetgraph embed runs/qg --data data/qg_test.root --out qg_test_embedding.h5"))
+MODEL_HELP = "A model shipped with jetgraph instead of a RUN (jetgraph models lists them)."
+RUN_HELP = "A run directory written by jetgraph pretrain (or --model NAME)."
+
+
+def _run_or_model(run_dir: Path | None, model: str | None) -> None:
+    """Exactly one of RUN and --model; the error in the words of the command line."""
+    if (run_dir is None) == (model is None):
+        typer.echo("error: give a RUN directory or --model NAME (one of them; jetgraph models lists them)", err=True)
+        raise typer.Exit(code=2)
+
+
+@app.command(
+    epilog=_example(
+        "jetgraph embed runs/qg --data data/qg_test.root --out qg_test_embedding.h5",
+        "jetgraph embed --model top_transformer --data my_jets.root --out my_embedding.h5",
+    )
+)
 def embed(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory written by jetgraph pretrain.")],
     data: Annotated[list[Path], typer.Option("--data", "-d", metavar="FILE", help="Jet files to embed (repeatable).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="The HDF5 file to write.")],
+    run_dir: Annotated[Path | None, typer.Argument(metavar="[RUN]", help=RUN_HELP, show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(metavar="NAME", help=MODEL_HELP)] = None,
     recipe: Annotated[
         str | None, typer.Option(metavar="RECIPE", help="Recipe name or YAML; default: the run's recipe.")
     ] = None,
@@ -298,6 +315,11 @@ def embed(
 
     from jetgraph.probes import embed as embed_files
 
+    _run_or_model(run_dir, model)
+    if model is not None:
+        from jetgraph.pretrained import model_dir
+
+        run_dir = _call(model_dir, model)
     written = _call(
         embed_files,
         run_dir,
@@ -318,10 +340,18 @@ def embed(
         "jetgraph probe runs/qg --task qg --data data/qg_test.root",
         "jetgraph probe runs/top --config configs/probe/top.yaml --threads 2",
         "jetgraph probe runs/replicas --task energy --label-fractions 1 --no-supervised",
+        "jetgraph probe --model top_transformer --task top --data my_top_jets.root --out top_model",
     )
 )
 def probe(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory written by jetgraph pretrain.")],
+    run_dir: Annotated[Path | None, typer.Argument(metavar="[RUN]", help=RUN_HELP, show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(metavar="NAME", help=MODEL_HELP)] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", metavar="DIR", help="With --model: where its copy and the results go; default ./NAME."
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", metavar="FILE", help="Probe config (configs/probe/*.yaml).")
     ] = None,
@@ -357,6 +387,17 @@ def probe(
     from jetgraph.probes.tasks import ProbeConfig, format_table, load_probe_config
     from jetgraph.probes.tasks import probe as run_probe
 
+    _run_or_model(run_dir, model)
+    if model is not None:
+        from jetgraph.pretrained import copy_model
+
+        if not data:
+            typer.echo(f"error: --model {model}: give the labelled jets to probe with --data FILE", err=True)
+            raise typer.Exit(code=2)
+        run_dir = _call(copy_model, model, out if out is not None else Path(model))
+    elif out is not None:
+        typer.echo("error: --out goes with --model; a RUN's probe results go to RUN/probe/", err=True)
+        raise typer.Exit(code=2)
     settings = _call(load_probe_config, config) if config is not None else ProbeConfig()
     fractions = None
     if label_fractions is not None:
@@ -399,6 +440,17 @@ def recipes() -> None:
     for name, recipe in _call(builtin_recipes).items():
         first = recipe.description.split(":")[0].split("(")[0].strip()
         typer.echo(f"{name:<12} {recipe.format:<11} {first}")
+
+
+@app.command(epilog=_example("jetgraph models", "jetgraph embed --model top_transformer --data my.root --out emb.h5"))
+def models() -> None:
+    """List the encoders shipped with jetgraph (use them with embed or probe --model NAME)."""
+    from jetgraph.pretrained import CARD, available, model_dir
+
+    for name in available():
+        card = (model_dir(name) / CARD).read_text().splitlines()
+        summary = next((line.strip() for line in card[1:] if line.strip()), "")
+        typer.echo(f"{name:<20} {summary}\n{'':<20} card: {model_dir(name) / CARD}")
 
 
 if __name__ == "__main__":
