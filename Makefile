@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/generate.py
 	$(PY) benchmarks/augment.py
 	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/pipeline.py
 
 # Representation quality at a fixed CPU budget (benchmarks/quality.yaml: hours; resumable).
 quality: $(STAMP)

@@ -296,3 +296,15 @@ def test_the_top_report_names_only_runs_metrics_and_comparisons_that_exist():
         for target in section.get("targets", []):
             names = target["comparison"] if isinstance(target["comparison"], list) else [target["comparison"]]
             assert set(names) <= comparisons, target
+
+
+@pytest.mark.parametrize("name", sorted(TOP["transfer"]["shifts"]))
+def test_every_transfer_shift_is_the_top_sample_with_one_change_and_probes_runs_of_the_config(name):
+    from jetgraph.generate.sample import load_sample
+
+    shifted = load_sample(str(BENCHMARKS.parent / TOP["transfer"]["shifts"][name]["sample"]))
+    top_qcd = load_sample("top_qcd")
+    assert shifted.label_names == top_qcd.label_names and shifted.processes == top_qcd.processes
+    assert (shifted.pythia, shifted.jets) != (top_qcd.pythia, top_qcd.jets)
+    assert set(TOP["transfer"]["runs"]) <= set(TOP["runs"])
+    assert TOP["transfer"]["seed"] not in {spec["seed"] for spec in TOP["samples"].values()}

@@ -1,0 +1,150 @@
+"""Transfer: quality runs probed, frozen, on jets unlike the ones they were pretrained on.
+
+The ``transfer`` section of a quality config (``benchmarks/quality_top.yaml``) names the runs to probe
+and the shifted samples (sample YAMLs: another jet pT window, multiparton interactions off, ...).
+Each shifted sample is generated once with a seed no run used; each finished quality run (and seed)
+is copied (config and checkpoints, so its own probe results stay as they are) and probed on it with
+every label, as ``jetgraph probe --label-fractions 1 --no-supervised`` does. The first row of the
+table is the quality run's own test sample (the fresh seed), read from its records.
+
+The table: the SSL linear probe, the same encoder at random initialisation, the best observable
+baseline, and the paired differences per seed (same test jets); then one ``TARGET`` line per shift.
+
+Usage::
+
+    .venv/bin/python benchmarks/transfer.py --config benchmarks/quality_top.yaml --budget-minutes 5 --threads 2
+    .venv/bin/python benchmarks/transfer.py ... --report docs/results_transfer.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from jetgraph import runs
+from jetgraph.probes import probe
+
+sys.path.insert(0, str(Path(__file__).parent))
+from quality import ROOT, _shown, _signed, _spread, _write, clears, make_samples  # noqa: E402
+
+OBSERVABLES = ("observables (logistic)", "observables (GBDT)")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "benchmarks" / "quality_top.yaml")
+    parser.add_argument("--budget-minutes", type=float, help="the quality runs' budget [the config's]")
+    parser.add_argument("--threads", type=int, required=True, help="the quality runs' threads (their folder)")
+    parser.add_argument("--seeds", help="comma-separated [the config's]")
+    parser.add_argument("--workers", type=int, default=2, help="processes generating the shifted samples")
+    parser.add_argument("--report", type=Path, help="also write the markdown table here")
+    return parser.parse_args()
+
+
+def _numbers(result: dict[str, Any]) -> dict[str, float]:
+    """Linear-probe AUC and 1/ε_B at ε_S = 0.3, and the best observable AUC, with every label."""
+    probes = result["probes"] if "probes" in result else result
+    linear = probes["linear"]["1.0"]
+    return {
+        "auc": linear["auc"]["value"],
+        "rejection": linear["rejection_at_0.3"]["value"],
+        "observables": max(probes[name]["1.0"]["auc"]["value"] for name in OBSERVABLES),
+    }
+
+
+def _probed_copy(run_dir: Path, copy_dir: Path, sample: Path, seed: int, bootstraps: int) -> dict[str, float]:
+    """Probe a copy of ``run_dir`` on ``sample`` (once: the copy keeps its result)."""
+    done = copy_dir / "probe" / "top.json"
+    if not done.exists():
+        shutil.rmtree(copy_dir, ignore_errors=True)
+        copy_dir.mkdir(parents=True)
+        shutil.copyfile(run_dir / runs.CONFIG, copy_dir / runs.CONFIG)
+        shutil.copytree(run_dir / runs.CHECKPOINTS, copy_dir / runs.CHECKPOINTS)
+        print(f"  probing {run_dir} on {sample.name}", flush=True)
+        probe(copy_dir, "top", sample, label_fractions=[1.0], supervised=False, seed=seed, bootstraps=bootstraps)
+    return _numbers(json.loads(done.read_text()))
+
+
+def main() -> None:
+    args = _arguments()
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load(args.config.read_text())
+    spec = config["transfer"]
+    budget = args.budget_minutes if args.budget_minutes is not None else config["budget_minutes"]
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(config["seeds"])
+    workdir = ROOT / config["workdir"]
+    quality_dir = workdir / f"budget{budget:g}min_{args.threads}threads"
+    shifts = {
+        name: {**shift, "jets": spec["jets"], "seed": spec["seed"], "sample": str(ROOT / shift["sample"])}
+        for name, shift in spec["shifts"].items()
+    }
+    paths = {name: workdir / "samples" / f"transfer_{name}_{spec['jets']}_seed{spec['seed']}.root" for name in shifts}
+    make_samples(shifts, paths, args.workers)
+    rows: dict[str, dict[str, dict[int, dict[str, float]]]] = {}  # shift -> run -> seed -> numbers
+    fresh = config["samples"]["probe"]
+    rows["fresh"] = {
+        run: {
+            seed: _numbers(json.loads((quality_dir / "runs" / run / f"seed{seed}" / "quality.json").read_text())["top"])
+            for seed in seeds
+        }
+        for run in spec["runs"]
+    }
+    for name, path in paths.items():
+        rows[name] = {
+            run: {
+                seed: _probed_copy(
+                    quality_dir / "runs" / run / f"seed{seed}",
+                    quality_dir / "transfer" / name / run / f"seed{seed}",
+                    path,
+                    seed,
+                    config["probe"]["bootstraps"],
+                )
+                for seed in seeds
+            }
+            for run in spec["runs"]
+        }
+    ssl, random = spec["runs"]
+    texts = {"fresh": f"the quality runs' test sample ({fresh['jets']:,} jets, seed {fresh['seed']})"}
+    texts |= {name: f"{shift['text']} ({spec['jets']:,} jets, seed {spec['seed']})" for name, shift in shifts.items()}
+    lines = [
+        f"Generated by `.venv/bin/python benchmarks/transfer.py --config {_shown(args.config)} --budget-minutes "
+        f"{budget:g} --threads {args.threads}` from the runs in {_shown(quality_dir)} (seeds {seeds}); the shifted "
+        f"samples are the `transfer` section of {_shown(args.config)}. Linear probe and observables trained on 60% of "
+        "each sample with every label, scored on its 20% test split; mean ± standard deviation over pretraining "
+        "seeds; differences paired per seed, on the same test jets.",
+        "",
+        "| probed on | SSL linear AUC | random init linear AUC | best observables AUC | SSL − random init "
+        "| SSL − best observables | SSL 1/ε_B at ε_S=0.3 | random init 1/ε_B at ε_S=0.3 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    targets = []
+    for name, by_run in rows.items():
+        pairs = [(by_run[ssl][s], by_run[random][s]) for s in seeds]
+        over_random = [a["auc"] - b["auc"] for a, b in pairs]
+        over_observables = [a["auc"] - a["observables"] for a, _ in pairs]
+        lines.append(
+            f"| {texts[name]} | {_spread([a['auc'] for a, _ in pairs])} | {_spread([b['auc'] for _, b in pairs])} "
+            f"| {_spread([a['observables'] for a, _ in pairs])} | {_signed(over_random)} | {_signed(over_observables)} "
+            f"| {_spread([a['rejection'] for a, _ in pairs], 1)} | {_spread([b['rejection'] for _, b in pairs], 1)} |"
+        )
+        for what, values in (("random init", over_random), ("the best observables", over_observables)):
+            met = "MET" if clears(values, 0.0) else "NOT MET"
+            targets.append(f"TARGET [{name}] SSL linear AUC beats {what} ({len(seeds)} seeds) -> {met}")
+    text = "\n".join([*lines, "", "```", *targets, "```", ""])
+    out = quality_dir / "transfer.md"
+    _write(out, text)
+    if args.report:
+        _write(args.report, text)
+    print("\n" + text)
+    print(out, args.report or "")
+
+
+if __name__ == "__main__":
+    main()
