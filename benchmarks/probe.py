@@ -76,8 +76,8 @@ def main() -> None:
         jetgraph.pretrain(CONFIG, run, overrides=[f"data.train={data}", f"data.val={data}", "train.max_steps=0"])
         cores = os.cpu_count() or 1
         timings = {threads: probe_once(run, data, threads) for threads in dict.fromkeys((1, cores))}
+        jets = jetgraph.count(str(data))  # read, split 60/20/20 into training, validation and test jets
     print(f"# {_cpu()}; {data}")
-    jets = jetgraph.count(str(data))  # read, split 60/20/20 into training, validation and test jets
     stages = list(next(iter(timings.values()))[1])
     print(f"{'stage':<44}" + "".join(f"{f'{t} thread(s), s':>20}" for t in timings))
     for name in stages:

@@ -33,6 +33,8 @@ def card(run_dir: Path, name: str, task: str, about: str, commands: list[str]) -
     with (run_dir / runs.METRICS).open(newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if row["split"] == "train"]
     result = json.loads((run_dir / "probe" / f"{task}.json").read_text())
+    if Path(result["checkpoint"]).resolve() != Path(info["path"]).resolve():
+        raise SystemExit(f"{run_dir}/probe/{task}.json probes {result['checkpoint']}, not {info['path']}: probe again")
     model, train = config["model"], config["train"]
     transforms = ", ".join(
         t if isinstance(t, str) else f"{next(iter(t))} {t[next(iter(t))]}" for t in config["augment"]["transforms"]

@@ -388,14 +388,7 @@ def probe(
     from jetgraph.probes.tasks import probe as run_probe
 
     _run_or_model(run_dir, model)
-    if model is not None:
-        from jetgraph.pretrained import copy_model
-
-        if not data:
-            typer.echo(f"error: --model {model}: give the labelled jets to probe with --data FILE", err=True)
-            raise typer.Exit(code=2)
-        run_dir = _call(copy_model, model, out if out is not None else Path(model))
-    elif out is not None:
+    if model is None and out is not None:
         typer.echo("error: --out goes with --model; a RUN's probe results go to RUN/probe/", err=True)
         raise typer.Exit(code=2)
     settings = _call(load_probe_config, config) if config is not None else ProbeConfig()
@@ -409,6 +402,13 @@ def probe(
     given = {"recipe": recipe, "seed": seed, "supervised": supervised, "label_fractions": fractions, "threads": threads}
     given.update(task=task.value if task is not None else None, data=[str(d) for d in data] if data else None)
     settings = dataclasses.replace(settings, **{k: v for k, v in given.items() if v is not None})
+    if model is not None:
+        from jetgraph.pretrained import copy_model
+
+        if not settings.data:
+            typer.echo(f"error: --model {model}: give the labelled jets to probe with --data FILE", err=True)
+            raise typer.Exit(code=2)
+        run_dir = _call(copy_model, model, out if out is not None else Path(model))
     results = _call(run_probe, run_dir, progress=sys.stderr.isatty(), **settings.arguments())
     typer.echo(format_table(results))
     typer.echo(f"\n{run_dir}/probe/{results['task']}.json; figures: " + ", ".join(results["figures"]))
@@ -447,6 +447,8 @@ def models() -> None:
     """List the encoders shipped with jetgraph (use them with embed or probe --model NAME)."""
     from jetgraph.pretrained import CARD, available, model_dir
 
+    if not available():
+        typer.echo("no shipped models in this installation of jetgraph")
     for name in available():
         card = (model_dir(name) / CARD).read_text().splitlines()
         summary = next((line.strip() for line in card[1:] if line.strip()), "")

@@ -25,12 +25,19 @@ def top_jets(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def shipped(top_jets, tmp_path_factory):
-    """A model shipped from a tiny run into a scratch folder that stands in for the package's."""
-    folder = tmp_path_factory.mktemp("shipped")
-    run = folder / "run"
-    pretrain(load_config(None, [*TINY, f"data.train={top_jets}", "train.max_steps=2"]), run)
-    return pretrained.ship(run, "tiny_top", "# tiny_top\n\nA two-step test model.\n", into=folder)
+def tiny_run(top_jets, tmp_path_factory):
+    """A two-step run on the top jets (checkpoints at steps 1 and 2)."""
+    run = tmp_path_factory.mktemp("runs") / "run"
+    overrides = [*TINY, f"data.train={top_jets}", "train.max_steps=2", "train.checkpoint_every=1"]
+    pretrain(load_config(None, overrides), run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def shipped(tiny_run, tmp_path_factory):
+    """A model shipped from the tiny run into a scratch folder that stands in for the package's."""
+    folder = tmp_path_factory.mktemp("package")
+    return pretrained.ship(tiny_run, "tiny_top", "# tiny_top\n\nA two-step test model.\n", into=folder)
 
 
 @pytest.fixture
@@ -44,7 +51,7 @@ def test_a_shipped_model_holds_weights_and_a_config_without_local_paths(shipped,
     state = torch.load(checkpoint, weights_only=True)
     assert set(state) == {"step", "encoder", "head", "in_features"}  # no optimiser, no RNG states
     config = yaml.safe_load((shipped / runs.CONFIG).read_text())
-    assert config["data"]["train"] == [top_jets.name]
+    assert config["data"]["train"] == [] and config["data"]["val"] == []  # paths of the machine it was made on
     assert (shipped / pretrained.CARD).read_text().startswith("# tiny_top")
     encoder, _, info = runs.load_encoder(shipped)
     assert info["step"] == 2 and encoder.rep_dim == 16
@@ -63,12 +70,21 @@ def test_embed_with_a_shipped_model_equals_embed_with_its_run(package, top_jets,
 
 def test_probe_with_a_shipped_model_works_on_a_copy_and_leaves_the_package_alone(package, top_jets, tmp_path):
     before = sorted(p.name for p in package.rglob("*"))
+    settings = {"task": "top", "data": [str(top_jets)], "supervised": False, "label_fractions": [1.0], "threads": 1}
+    (tmp_path / "top.yaml").write_text(yaml.safe_dump(settings))  # the jets come from --config, not --data
     out = tmp_path / "mine"
-    args = ["probe", "--model", "tiny_top", "--task", "top", "--data", str(top_jets), "--out", str(out)]
-    result = CliRunner().invoke(app, [*args, "--no-supervised", "--label-fractions", "1", "--threads", "1"])
+    result = CliRunner().invoke(
+        app, ["probe", "--model", "tiny_top", "--config", str(tmp_path / "top.yaml"), "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert (out / "probe" / "top.json").is_file() and runs.checkpoints(out)
     assert sorted(p.name for p in package.rglob("*")) == before
+    assert pretrained.copy_model("tiny_top", out) == out and (out / "probe" / "top.json").is_file()  # kept, reused
+
+
+def test_the_models_command_lists_each_model_with_its_card(package):
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0 and "tiny_top" in result.output and "A two-step test model." in result.output
 
 
 @pytest.mark.parametrize(
@@ -85,12 +101,26 @@ def test_model_mistakes_are_one_line(package, args, expected):
     _one_line_error(CliRunner().invoke(app, args), expected)
 
 
-def test_a_copy_never_overwrites_something_else(package, tmp_path):
+def test_a_copy_never_overwrites_something_else_or_other_weights(package, tiny_run, tmp_path):
     (tmp_path / "taken").mkdir()
     with pytest.raises(runs.RunError, match="--out .*taken: exists and is not a copy of model 'tiny_top'"):
         pretrained.copy_model("tiny_top", tmp_path / "taken")
-    first = pretrained.copy_model("tiny_top", tmp_path / "copy")
-    assert pretrained.copy_model("tiny_top", tmp_path / "copy") == first  # a second probe reuses the copy
+    copy = pretrained.copy_model("tiny_top", tmp_path / "copy")
+    assert not list(tmp_path.glob("*.partial"))
+    older = runs.checkpoints(tiny_run)[0]  # the same config, the weights of step 1: another model
+    (checkpoint,) = runs.checkpoints(copy)
+    checkpoint.write_bytes(older.read_bytes())
+    with pytest.raises(runs.RunError, match="is not a copy of model 'tiny_top'"):
+        pretrained.copy_model("tiny_top", copy)
+
+
+def test_a_model_over_the_size_limit_is_refused_and_leaves_the_shipped_one_as_it_was(shipped, tiny_run, monkeypatch):
+    before = {p.name: p.read_bytes() for p in shipped.rglob("*") if p.is_file()}
+    monkeypatch.setattr(pretrained, "MAX_BYTES", 1000)
+    with pytest.raises(runs.RunError, match="bytes of weights; a shipped model stays under 1,000"):
+        pretrained.ship(tiny_run, "tiny_top", "# replaced\n", into=shipped.parent)
+    assert {p.name: p.read_bytes() for p in shipped.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in shipped.parent.iterdir()) == ["tiny_top"]  # no .partial left
 
 
 @pytest.mark.parametrize("name", pretrained.available())

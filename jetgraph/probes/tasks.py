@@ -183,8 +183,9 @@ def _class_label(label: int, label_names: Sequence[str] | None) -> str:
     return f"class {label}"
 
 
-def _cache_key(files: Sequence[str], checkpoint: str) -> str:
-    stamp = [checkpoint, *(f"{f}:{os.path.getsize(f)}:{os.path.getmtime(f)}" for f in files)]
+def _cache_key(files: Sequence[str], checkpoint: str, recipe: str | None) -> str:
+    """What an embedding depends on: the checkpoint, the recipe that read the files, and the files as they are."""
+    stamp = [checkpoint, str(recipe), *(f"{f}:{os.path.getsize(f)}:{os.path.getmtime(f)}" for f in files)]
     return hashlib.sha1("|".join(stamp).encode()).hexdigest()[:12]
 
 
@@ -192,7 +193,7 @@ def _embedding(
     run_dir: Path, checkpoint: Path, files: list[str], recipe: str | None, progress: bool
 ) -> dict[str, np.ndarray]:
     """The frozen representations and jet columns of ``files`` (computed once, then read from the cache)."""
-    path = run_dir / "probe" / f"embedding-{_cache_key(files, str(checkpoint))}.h5"
+    path = run_dir / "probe" / f"embedding-{_cache_key(files, str(checkpoint), recipe)}.h5"
     if not path.exists():
         embed(run_dir, files, path, recipe=recipe, checkpoint=checkpoint, progress=progress)
     with h5py.File(path, "r") as handle:
@@ -530,7 +531,7 @@ def _probe(
                         f"{source}: --task {task} needs jets of two classes; these hold class(es) {classes}"
                     )
                 label_names = _label_names(files, recipe) if task != "energy" else None
-            cached = (run_dir / "probe" / f"embedding-{_cache_key(files, str(checkpoint))}.h5").exists()
+            cached = (run_dir / "probe" / f"embedding-{_cache_key(files, str(checkpoint), recipe)}.h5").exists()
             with stage("embed (cached)" if cached else "embed"):
                 embedded = _embedding(run_dir, checkpoint, files, recipe, progress)
         finally:
