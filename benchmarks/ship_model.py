@@ -15,7 +15,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -30,8 +29,6 @@ def card(run_dir: Path, name: str, task: str, about: str, commands: list[str]) -
     config = yaml.safe_load((run_dir / runs.CONFIG).read_text())
     encoder, _, info = runs.load_encoder(run_dir)
     size = sum(p.numel() for p in encoder.parameters())
-    with (run_dir / runs.METRICS).open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == "train"]
     result = json.loads((run_dir / "probe" / f"{task}.json").read_text())
     if Path(result["checkpoint"]).resolve() != Path(info["path"]).resolve():
         raise SystemExit(f"{run_dir}/probe/{task}.json probes {result['checkpoint']}, not {info['path']}: probe again")
@@ -52,7 +49,7 @@ def card(run_dir: Path, name: str, task: str, about: str, commands: list[str]) -
             f"- Pretrained with `{config['loss']['name']}` {config['loss']['params']} on "
             f"{', '.join(Path(p).name for p in config['data']['train'])}: {info['step']} steps of "
             f"{train['batch_size']} jets (lr {train['lr']}, {train['schedule']} schedule, {train['precision']}), "
-            f"{int(rows[-1]['epoch']) + 1 if rows else '?'} epoch(s), on jetgraph {config.get('version')} "
+            f"{info['step'] * train['batch_size']:,} jets seen, on jetgraph {config.get('version')} "
             f"and torch {config.get('torch')}.",
             f"- Views: two augmentations of each jet: {transforms}.",
             "",

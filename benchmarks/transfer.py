@@ -25,7 +25,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from jetgraph import runs
@@ -41,7 +40,7 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, default=ROOT / "benchmarks" / "quality_top.yaml")
     parser.add_argument("--budget-minutes", type=float, help="the quality runs' budget [the config's]")
-    parser.add_argument("--threads", type=int, required=True, help="the quality runs' threads (their folder)")
+    parser.add_argument("--threads", type=int, required=True, help="the quality runs' threads (names their folder)")
     parser.add_argument("--seeds", help="comma-separated [the config's]")
     parser.add_argument("--workers", type=int, default=2, help="processes generating the shifted samples")
     parser.add_argument("--report", type=Path, help="also write the markdown table here")
@@ -68,13 +67,13 @@ def _probed_copy(run_dir: Path, copy_dir: Path, sample: Path, seed: int, bootstr
         shutil.copyfile(run_dir / runs.CONFIG, copy_dir / runs.CONFIG)
         shutil.copytree(run_dir / runs.CHECKPOINTS, copy_dir / runs.CHECKPOINTS)
         print(f"  probing {run_dir} on {sample.name}", flush=True)
-        probe(copy_dir, "top", sample, label_fractions=[1.0], supervised=False, seed=seed, bootstraps=bootstraps)
+        settings = {"label_fractions": [1.0], "supervised": False, "seed": seed, "bootstraps": bootstraps}
+        probe(copy_dir, "top", sample, threads=1, **settings)  # one thread: the fastest probe (benchmarks/probe.py)
     return _numbers(json.loads(done.read_text()))
 
 
 def main() -> None:
     args = _arguments()
-    torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.config.read_text())
     spec = config["transfer"]
     budget = args.budget_minutes if args.budget_minutes is not None else config["budget_minutes"]

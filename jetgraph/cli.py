@@ -452,6 +452,7 @@ def models() -> None:
     for name in available():
         card = (model_dir(name) / CARD).read_text().splitlines()
         summary = next((line.strip() for line in card[1:] if line.strip()), "")
+        summary = summary if len(summary) <= 100 else summary[:99] + "…"
         typer.echo(f"{name:<20} {summary}\n{'':<20} card: {model_dir(name) / CARD}")
 
 

@@ -123,6 +123,10 @@ def test_a_model_over_the_size_limit_is_refused_and_leaves_the_shipped_one_as_it
     assert sorted(p.name for p in shipped.parent.iterdir()) == ["tiny_top"]  # no .partial left
 
 
+def test_jetgraph_ships_a_model():
+    assert "top_transformer" in pretrained.available()  # README and the command examples use it
+
+
 @pytest.mark.parametrize("name", pretrained.available())
 def test_every_model_in_the_package_is_small_loads_as_weights_only_and_embeds(name, top_jets, tmp_path):
     folder = pretrained.model_dir(name)
