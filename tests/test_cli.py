@@ -66,7 +66,8 @@ def test_errors_are_one_line_exit_2(jetclass_file, args, message):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["embed"], "error: Missing argument 'RUN'. (see 'jetgraph embed --help')"),
+        (["embed"], "error: Missing option '--data' / '-d'. (see 'jetgraph embed --help')"),
+        (["compare"], "error: Missing argument 'RUN...'. (see 'jetgraph compare --help')"),
         (
             ["inspect", "--max-jets", "many", "x.root"],
             "error: Invalid value for '--max-jets': Input should be a valid integer",
