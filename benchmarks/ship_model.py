@@ -1,15 +1,15 @@
 """Ship a probed run as a model of the package (``jetgraph/pretrained/NAME``), with its model card.
 
 The card is written from what the run holds, not by hand: the encoder and its size, the training
-data and budget (its ``config.yaml`` and ``metrics.csv``), the augmentations, and the probe table of
-its ``probe/TASK.json`` (the test sample it was reported on). ``--about`` adds the sentences a reader
-needs first (what it was trained on and where its comparison lives); ``--command`` the commands that
-made the run, in order.
+data and budget (its ``config.yaml``), the augmentations, and the probe table of its
+``probe/TASK.json`` (the test sample it was reported on). The rest is a model file under
+``benchmarks/models/`` (data, read with ``yaml.safe_load``): ``name``, ``run``, ``task``, ``about``
+(the paragraph a reader needs first) and ``commands`` (those that made the run, in order); the
+card's last command is this one.
 
 Usage::
 
-    .venv/bin/python benchmarks/ship_model.py data/quality_top/budget5min_2threads/runs/transformer/seed0 \\
-        --name top_transformer --task top --about "..." --command "..." --command "..."
+    .venv/bin/python benchmarks/ship_model.py benchmarks/models/top_transformer.yaml
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import yaml
 
 from jetgraph import pretrained, runs
 from jetgraph.probes.tasks import format_table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def card(run_dir: Path, name: str, task: str, about: str, commands: list[str]) -> str:
@@ -76,16 +78,14 @@ def card(run_dir: Path, name: str, task: str, about: str, commands: list[str]) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", type=Path, help="a probed run directory")
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--task", required=True, help="the probe task whose table goes on the card")
-    parser.add_argument("--about", required=True, help="the card's first paragraph")
-    parser.add_argument("--command", action="append", default=[], help="a command that made the run (repeatable)")
+    parser.add_argument("spec", type=Path, help="a model file of benchmarks/models/ (name, run, task, about, commands)")
     args = parser.parse_args()
-    target = pretrained.ship(args.run, args.name, card(args.run, args.name, args.task, args.about, args.command))
-    sizes = ", ".join(
-        f"{p.relative_to(target)} {p.stat().st_size:,} B" for p in sorted(target.rglob("*")) if p.is_file()
-    )
+    spec = yaml.safe_load(args.spec.read_text())
+    run, name, task = ROOT / spec["run"], spec["name"], spec["task"]
+    commands = [*spec["commands"], f".venv/bin/python benchmarks/ship_model.py {args.spec}"]
+    target = pretrained.ship(run, name, card(run, name, task, spec["about"], commands))
+    files = sorted(p for p in target.rglob("*") if p.is_file())
+    sizes = ", ".join(f"{p.relative_to(target)} {p.stat().st_size:,} B" for p in files)
     print(f"{target}: {sizes}")
 
 

@@ -445,15 +445,16 @@ def recipes() -> None:
 @app.command(epilog=_example("jetgraph models", "jetgraph embed --model top_transformer --data my.root --out emb.h5"))
 def models() -> None:
     """List the encoders shipped with jetgraph (use them with embed or probe --model NAME)."""
-    from jetgraph.pretrained import CARD, available, model_dir
+    from jetgraph.pretrained import CARD, HERE, available
 
-    if not available():
+    names = available()
+    if not names:
         typer.echo("no shipped models in this installation of jetgraph")
-    for name in available():
-        card = (model_dir(name) / CARD).read_text().splitlines()
-        summary = next((line.strip() for line in card[1:] if line.strip()), "")
+    for name in names:
+        card = HERE / name / CARD
+        summary = next((line.strip() for line in card.read_text().splitlines()[1:] if line.strip()), "")
         summary = summary if len(summary) <= 100 else summary[:99] + "…"
-        typer.echo(f"{name:<20} {summary}\n{'':<20} card: {model_dir(name) / CARD}")
+        typer.echo(f"{name:<20} {summary}\n{'':<20} card: {card}")
 
 
 if __name__ == "__main__":
