@@ -98,6 +98,7 @@ from jetgraph.batch import JetBatch  # noqa: E402
 from jetgraph.config import AugmentConfig, load_config  # noqa: E402
 from jetgraph.inputs import Inputs  # noqa: E402
 from jetgraph.io.examples import write_jetclass  # noqa: E402
+from jetgraph.memory import keep_freed_memory  # noqa: E402
 from jetgraph.models import ENCODERS  # noqa: E402
 from jetgraph.train import Trainer  # noqa: E402
 
@@ -300,6 +301,22 @@ class Bench:
         return row
 
 
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_scaled_dot_product_flash_attention_for_cpu")
+
+
+def matmul_seconds(row: Row) -> tuple[float, float]:
+    """Seconds of one profiled step spent in matmuls and attention (forward and backward), and in all operators.
+
+    The first number is what the step would take if everything else (elementwise work, norms, copies, the
+    optimiser) took no time: the MFU the step's own matmul shapes allow.
+    """
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        row.trainer.train_step(row.batch)
+    events = profiler.key_averages()
+    kernels = sum(e.self_cpu_time_total for e in events if e.key.startswith(MATMUL_OPS))
+    return kernels / 1e6, sum(e.self_cpu_time_total for e in events) / 1e6
+
+
 def timed_step(row: Row) -> float:
     start = time.perf_counter()
     row.trainer.train_step(row.batch)
@@ -399,7 +416,9 @@ def main() -> None:
         Setup("resnet", "resnet", {}, 16 if quick else 128),
         jetclr,
     ]
+    kept = keep_freed_memory()  # as the trainer does on a CPU, before the reference matmuls too
     print(f"{args.threads} thread(s); {cpu_summary()}")
+    print(f"malloc keeps freed memory (jetgraph.memory): {'yes' if kept else 'no (not glibc)'}")
     started = time.perf_counter()
 
     gemm: dict[tuple[str, str], float] = {}
@@ -438,6 +457,7 @@ def main() -> None:
         time_loss()
         repeat([share_row], args.repeats, args.row_seconds, extra=time_loss)
         rows.append(share_row)
+        kernels, profiled = matmul_seconds(share_row)
 
         # bf16 training against fp32 at the JetCLR widths
         fp32_jetclr = next(r for r in rows if r.setup is jetclr and r.precision == "fp32" and r.jets == jetclr.batch)
@@ -479,6 +499,12 @@ def main() -> None:
             f"layouts of fp32/bf16 matmul rate) fits --bf16-limit {args.bf16_limit:g} s; fp32 at that batch beside it"
         )
     loss_share = min(loss_times) / share_row.best
+    print(
+        f"the transformer's fp32 step at batch {share_batch}, profiled once ({1e3 * profiled:,.0f} ms): matmuls and "
+        f"attention {1e3 * kernels:,.0f} ms ({kernels / profiled:.0%}) at {share_row.flops / kernels / 1e9:,.1f} "
+        f"GFLOP/s = {share_row.flops / kernels / rate['fp32']:.0%} of the matmul rate; the rest (elementwise, norms, "
+        f"copies, optimiser) {1e3 * (profiled - kernels):,.0f} ms"
+    )
     print(
         f"NT-Xent forward+backward on 2 x ({share_batch}, 128): {1e3 * min(loss_times):.2f} ms (best of "
         f"{len(loss_times)}), over the transformer's fp32 step at batch {share_batch}: {1e3 * share_row.best:,.0f} ms"

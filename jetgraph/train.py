@@ -42,6 +42,7 @@ from jetgraph.errors import JetGraphError
 from jetgraph.features import num_node_features
 from jetgraph.inputs import EncoderInput, Inputs, num_jets
 from jetgraph.losses import alignment, build_loss, pair_accuracy, uniformity
+from jetgraph.memory import keep_freed_memory
 from jetgraph.models import ENCODERS
 from jetgraph.paths import expand_paths, is_remote
 from jetgraph.version import __version__
@@ -237,6 +238,8 @@ class Trainer:
             torch.set_num_threads(config.train.threads)
         self.run_dir = Path(run_dir)
         self.device = _device(config.train.device)
+        if self.device.type == "cpu":  # large activations reuse freed memory instead of page-faulting each step
+            keep_freed_memory()
         self.dist = Distributed(self.device)
         self.rank, self.world_size, self.is_main = self.dist.rank, self.dist.world_size, self.dist.is_main
         self._lock = outputs.lock(self.run_dir, "pretrain") if self.is_main else None  # one writer per run
