@@ -11,6 +11,9 @@ on one synthetic JetClass-layout file (LZ4), in one run, against raw uproot read
 3. the whole pipeline, ``DataLoader(JetDataset, num_workers=W)`` then two views in the main process,
    for W = 0, 1, 2 (the target of 30,000 jets/s with 2 workers on 2 cores).
 
+The process keeps freed memory for reuse (:mod:`jetgraph.memory`), as the trainer's process does on a CPU
+(its DataLoader workers inherit it). Workers send each batch as one packed buffer (``JetBatch.__reduce__``).
+
 From these the script says what a GPU host with 8 cores per GPU would get: the rate of one worker's
 reading and batching, times the workers, against the main process's view making, whichever is
 slower. The exit code is 0 whether or not the targets are met.
@@ -43,6 +46,7 @@ from jetgraph.inputs import Inputs  # noqa: E402
 from jetgraph.io.examples import write_jetclass  # noqa: E402
 from jetgraph.io.ntuple import _branches  # noqa: E402
 from jetgraph.io.recipe import load_recipe  # noqa: E402
+from jetgraph.memory import keep_freed_memory  # noqa: E402
 
 TARGET = 30_000  # jets/s: what one training process needs to feed a current GPU (docs/scale.md)
 BATCH = 256
@@ -90,6 +94,7 @@ def main() -> None:
     n = args.jets or (20_000 if args.quick else 100_000)
     step = 10_000
     torch.set_num_threads(1)
+    kept = keep_freed_memory()  # as the trainer does on a CPU; its DataLoader workers inherit it
     inputs = Inputs(load_config(CONFIG).augment, "graph")
     with tempfile.TemporaryDirectory(prefix="jetgraph-pipeline-") as folder:
         path = write_jetclass(Path(folder) / "jets.root", n, seed=1)
@@ -110,7 +115,8 @@ def main() -> None:
             seconds[name] = _best(args.repeats, lambda w=workers: pipeline(path, step, w, inputs))
     rate = {name: n / s for name, s in seconds.items()}
     cores = os.cpu_count() or 1
-    print(f"{n:,} jets, batches of {BATCH}, chunks of {step:,}; {cores} cores; best of {args.repeats} passes")
+    print(f"{n:,} jets, batches of {BATCH}, chunks of {step:,}; {cores} cores; best of {args.repeats} passes; "
+          f"malloc keeps freed memory: {'yes' if kept else 'no'}")  # fmt: skip
     print(f"{'stage':<42} {'seconds':>8} {'jets/s':>10}")
     for name, s in seconds.items():
         print(f"{name:<42} {s:>8.3f} {rate[name]:>10,.0f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 
 import awkward as ak
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 import jetgraph
-from jetgraph.batch import TRACK_LAYER, JetBatch, _asinh, detector_view
+from jetgraph.batch import TRACK_LAYER, JetBatch, detector_view
 from jetgraph.errors import SchemaError
 from jetgraph.generate.detector import load_detector, simulate
 from jetgraph.io.examples import write_jetclass
@@ -55,6 +56,18 @@ def test_unlabelled_jets_get_minus_one_and_the_batch_pickles(jets):
     assert taken.num_jets == 2 and torch.equal(taken.jet_pt, batch.jet_pt[[5, 2]])
 
 
+def test_a_pickled_batch_is_one_buffer_and_unpickles_to_the_same_tensors(detector_jets):
+    batch = JetBatch.from_jets(detector_jets).take(slice(3, 20))  # views into a bigger batch, several dtypes
+    _, (raw, _, _) = batch.__reduce__()
+    assert raw.dtype == torch.uint8 and raw.is_contiguous()  # one shared-memory segment for a DataLoader worker
+    again = pickle.loads(pickle.dumps(batch))
+    assert isinstance(again, JetBatch) and sorted(again.keys()) == sorted(batch.keys())
+    assert again.num_nodes == batch.num_nodes and again.num_jets == 17
+    for key in batch.keys():
+        if isinstance(batch[key], torch.Tensor):
+            assert again[key].dtype == batch[key].dtype and torch.equal(again[key], batch[key]), key
+
+
 def test_take_gathers_jets_with_their_particles_and_replicas(detector_jets):
     batch = JetBatch.from_jets(detector_jets)
     picked = torch.tensor([9, 0, 41])
@@ -82,13 +95,20 @@ def test_split_cuts_consecutive_batches_equal_to_reading_those_jets(detector_jet
     assert batch.split(60) == [batch]
 
 
-def test_fast_asinh_is_as_precise_as_torch():
-    x = torch.cat([torch.linspace(-40, 40, 100_001), torch.logspace(-30, 17, 2001), -torch.logspace(-30, 17, 2001)])
-    exact = torch.asinh(x.double())
-    scale = exact.abs().clamp_min(1e-300)
-    assert ((_asinh(x).double() - exact).abs() / scale).max() < 2e-7
-    huge = _asinh(torch.tensor([0.0, 3e38, -float("inf")]))  # capped, not inf or NaN
-    assert torch.allclose(huge, torch.tensor([0.0, 42.1397, -42.1397]))
+def test_particle_kinematics_match_float64(jets):
+    flat = ak.flatten(jets.part)
+    px, py, pz = (ak.to_numpy(flat[k]).astype(np.float64) for k in ("px", "py", "pz"))
+    batch = JetBatch.from_jets(jets)
+    pt = np.hypot(px, py)
+    np.testing.assert_allclose(batch.pt.numpy(), pt, rtol=2e-7)
+    np.testing.assert_allclose(batch.eta.numpy(), np.arcsinh(pz / pt), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(batch.phi.numpy(), np.arctan2(py, px), rtol=1e-6, atol=1e-6)
+    # a particle along the beam (pt = 0) gets eta = 0, not inf or NaN; a huge pz/pt stays finite
+    beam = ak.Array(
+        {"px": [0.0, 0.0, 1e-20], "py": [0.0, 0.0, 0.0], "pz": [5.0, 0.0, 1e18], "energy": [5.0, 0.0, 1e18]}
+    )
+    got = JetBatch.from_jets(ak.with_field(jets[:1], ak.Array([beam]), "part"))
+    assert got.eta[:2].tolist() == [0.0, 0.0] and math.isclose(float(got.eta[2]), math.asinh(1e38), rel_tol=1e-6)
 
 
 def test_detector_replicas_are_flattened_with_their_jet_and_replica(detector_jets):
