@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn import EdgeConv
 from torch_geometric.utils import scatter
 
 from jetgraph.batch import JetBatch
@@ -22,6 +22,31 @@ from jetgraph.features import knn_edges
 from jetgraph.models.base import check, node_inputs
 
 POOLINGS = ("mean", "sum", "max")
+
+
+class _EdgeConv(nn.Module):
+    """EdgeConv with the mean over each particle's neighbours of ``nn([x_i, x_j - x_i])``.
+
+    The first Linear layer of ``nn`` is split by linearity, ``W [x_i, x_j - x_i] + b = (W_a - W_b) x_i + b +
+    W_b x_j``, and applied to the N particles instead of the N k edges (then gathered and added per
+    edge): the same numbers up to rounding, for a third to a half of the block's matmul work and without
+    the (N k, 2C) concatenation. Computes what ``torch_geometric.nn.EdgeConv(nn, aggr="mean")`` does (a
+    test compares them) and keeps its parameter names (``nn.0.weight``, ...).
+    """
+
+    def __init__(self, mlp: nn.Sequential) -> None:
+        super().__init__()
+        self.nn = mlp
+
+    def forward(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """``h`` (N, C); ``edge_index`` (2, E): messages from ``edge_index[0]`` to ``edge_index[1]``."""
+        first, rest = self.nn[0], self.nn[1:]
+        own, other = first.weight.split(h.size(1), dim=1)
+        target = F.linear(h, own - other, first.bias)
+        source = F.linear(h, other)
+        sender, receiver = edge_index
+        messages = rest(target.index_select(0, receiver) + source.index_select(0, sender))
+        return scatter(messages, receiver, dim=0, dim_size=h.size(0), reduce="mean")
 
 
 class _EdgeBlock(nn.Module):
@@ -40,7 +65,7 @@ class _EdgeBlock(nn.Module):
             nn.LayerNorm(out_channels),
             nn.GELU(),
         )
-        self.conv = EdgeConv(mlp, aggr="mean")
+        self.conv = _EdgeConv(mlp)
         self.shortcut = nn.Linear(in_channels, out_channels)
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch_geometric.nn import EdgeConv
 
 import jetgraph
 from jetgraph.batch import JetBatch
 from jetgraph.features import num_node_features
 from jetgraph.io.examples import write_jetclass
-from jetgraph.models import ModelError, ParticleNet
+from jetgraph.models import ModelError, ParticleNet, edgeconv
 
 TINY = {"k": 4, "channels": (8, 16)}
 
@@ -30,6 +31,20 @@ def permuted_within_jets(batch: JetBatch, seed: int = 0) -> JetBatch:
     order = torch.argsort(batch.batch.double() + noise.double())
     assert torch.equal(batch.batch[order], batch.batch) and not torch.equal(order, torch.arange(batch.num_nodes))
     return batch.replace(**{name: batch[name][order] for name in batch.node_fields})
+
+
+def test_the_split_first_layer_computes_torch_geometric_edgeconv():
+    torch.manual_seed(0)
+    block = edgeconv._EdgeBlock(6, 8)
+    reference = EdgeConv(block.conv.nn, aggr="mean")  # the same MLP, applied to [x_i, x_j - x_i] per edge
+    h = torch.randn(30, 6, requires_grad=True)
+    edges = torch.randint(0, 25, (2, 120))  # nodes 25..29 receive nothing: their mean is 0
+    ours, theirs = block.conv(h, edges), reference(h, edges)
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    assert torch.equal(ours[25:], torch.zeros(5, 8))
+    grads = [torch.autograd.grad(out.square().sum(), [h, *block.conv.parameters()]) for out in (ours, theirs)]
+    for mine, expected in zip(*grads, strict=True):
+        torch.testing.assert_close(mine, expected, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "sum", "max"])
