@@ -103,6 +103,13 @@ def _assemble(ptr: torch.Tensor, tensors: dict[str, torch.Tensor]) -> JetBatch:
 _TEMPLATE: JetBatch | None = None
 
 
+def _as_bytes(value: torch.Tensor) -> torch.Tensor:
+    """``value``'s elements as a flat uint8 tensor (a copy where it is strided or expanded, even when empty)."""
+    if value.numel() == 0:
+        return torch.empty(0, dtype=torch.uint8, device=value.device)
+    return value.reshape(-1).contiguous().view(torch.uint8)
+
+
 def _unpack(raw: torch.Tensor, layout: list[tuple[str, torch.dtype, tuple[int, ...]]], extras: dict) -> JetBatch:
     """The batch :meth:`JetBatch.__reduce__` packed: each tensor a view into the byte buffer ``raw``."""
     tensors, offset = {}, 0
@@ -197,7 +204,7 @@ class JetBatch(Batch):
             ((name, value) for name, value in store.items() if isinstance(value, torch.Tensor)),
             key=lambda item: -item[1].element_size(),
         )
-        raw = torch.cat([value.reshape(-1).view(torch.uint8) for _, value in named])
+        raw = torch.cat([_as_bytes(value) for _, value in named])
         layout = [(name, value.dtype, tuple(value.shape)) for name, value in named]
         extras = {name: value for name, value in store.items() if not isinstance(value, torch.Tensor)}
         extras.pop("num_nodes", None)
@@ -363,9 +370,10 @@ def _pt_eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarr
     ``arctan2`` (torch's ``asinh`` is scalar code, about 10x slower on 2M particles).
     """
     pt = torch.hypot(torch.from_numpy(px), torch.from_numpy(py))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # fixed just below
         ratio = pz / pt.numpy()
     ratio[pt.numpy() == 0] = 0.0
+    np.clip(ratio, -1e18, 1e18, out=ratio)  # |eta| <= 42.1: a tiny pt under a large pz gives no inf
     eta, phi = np.arcsinh(ratio), np.arctan2(py, px)
     return {"pt": pt, "eta": torch.from_numpy(eta), "phi": torch.from_numpy(phi), "energy": torch.from_numpy(energy)}
 

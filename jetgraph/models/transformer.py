@@ -82,8 +82,8 @@ def pair_features(pt: torch.Tensor, eta: torch.Tensor, phi: torch.Tensor, energy
 
 
 ATTENTION_CHUNK = 64
-"""Jets per attention call: jets are sorted by size and attended in chunks of this many, each chunk padded only
-to its own widest jet, so padding stays small and each call's working set stays in cache."""
+"""Jets per attention call on a CPU: jets are sorted by size and attended in chunks of this many, each chunk
+padded only to its own widest jet, so padding stays small and each call's working set stays in cache."""
 
 
 @dataclass(frozen=True)
@@ -108,17 +108,19 @@ def _layout(keys: torch.Tensor, bias: torch.Tensor | None) -> _Layout:
     """The attention layout of padded rows ``keys`` (B, L), real slots first in each row, and its masks.
 
     Tokens are the true entries of ``keys`` in row-major order. Rows are sorted by their number of tokens and
-    cut into chunks of :data:`ATTENTION_CHUNK` rows, each padded to its widest row (at least one slot: a row
-    without tokens attends to its zero slot 0, so its softmax stays finite). ``bias`` (B, heads, L, L) is the
-    additive pair bias, or ``None`` for a boolean key mask.
+    cut into chunks of :data:`ATTENTION_CHUNK` rows on a CPU (one chunk elsewhere: the chunking was measured
+    on CPUs only, and on a GPU it would add kernel launches), each padded to its widest row (at least one
+    slot: a row without tokens attends to its zero slot 0, so its softmax stays finite). ``bias`` (B, heads,
+    L, L) is the additive pair bias, or ``None`` for a boolean key mask.
     """
     counts = keys.sum(1)
     order = torch.argsort(counts, descending=True, stable=True)
     sorted_counts = counts[order].tolist()
     base = torch.empty_like(counts)
     chunks, offset = [], 0
-    for start in range(0, len(sorted_counts), ATTENTION_CHUNK):
-        rows = order[start : start + ATTENTION_CHUNK]
+    per_chunk = ATTENTION_CHUNK if keys.device.type == "cpu" else max(len(sorted_counts), 1)
+    for start in range(0, len(sorted_counts), per_chunk):
+        rows = order[start : start + per_chunk]
         width = max(sorted_counts[start], 1)
         base[rows] = offset + width * torch.arange(rows.numel(), device=keys.device)
         chunk_keys = torch.arange(width, device=keys.device) < counts[rows, None]
@@ -145,10 +147,8 @@ class _Block(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.norm2 = nn.LayerNorm(dim)
-        # Dropout(0) still copies its input in training: Identity when there is none (no parameters either way)
-        drop = nn.Dropout if dropout > 0 else lambda _: nn.Identity()
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn), nn.GELU(), drop(dropout), nn.Linear(ffn, dim))
-        self.drop = drop(dropout)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn, dim))
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, h: torch.Tensor, layout: _Layout) -> torch.Tensor:
         """Tokens ``h`` (N, dim), packed; ``layout`` says where each sits in the padded attention rows.
@@ -183,7 +183,7 @@ class ParticleTransformer(nn.Module):
     keeps every query from attending to padded slots, so a jet's representation does not depend on the
     other jets of its batch. Only the attention itself runs on padded rows: norms, projections, FFNs and the
     pooling run on the packed real tokens, and the attention runs on jets sorted by multiplicity in chunks of
-    :data:`ATTENTION_CHUNK`, each padded to its own widest jet, so padding costs little (a test checks the
+    :data:`ATTENTION_CHUNK` (on a CPU), each padded to its own widest jet, so padding costs little (a test checks the
     result against the plainly padded computation).
 
     At the JetCLR size (Dillon et al. 2021: ``dim=1000, layers=4, heads=4, ffn=1000, max_particles=50``) it
