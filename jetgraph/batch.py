@@ -114,7 +114,7 @@ def _unpack(raw: torch.Tensor, layout: list[tuple[str, torch.dtype, tuple[int, .
     """The batch :meth:`JetBatch.__reduce__` packed: each tensor a view into the byte buffer ``raw``."""
     tensors, offset = {}, 0
     for name, dtype, shape in layout:
-        size = math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
+        size = math.prod(shape) * dtype.itemsize
         tensors[name] = raw[offset : offset + size].view(dtype).view(shape)
         offset += size
     out = _assemble(tensors.pop("ptr"), tensors)

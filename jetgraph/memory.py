@@ -3,8 +3,9 @@
 glibc's ``malloc`` serves every block above its mmap threshold (at most 32 MB) with a fresh ``mmap`` and
 gives it back to the kernel on ``free``. A CPU training step allocates dozens of such blocks (the default
 transformer at batch 512: activations of 90,000 tokens x 512 floats, 190 MB each), and the kernel zeroes
-every page of each again on first touch. On a 2-core AMD EPYC that was ~35% of the step
-(``benchmarks/train_step.py``). Telling ``malloc`` to serve large blocks from its heap and never trim it
+every page of each again on first touch. That was most of what the batch-512 step lost: with this
+setting and chunked attention it runs 1.9x faster on a 2-core Intel Xeon (``benchmarks/train_step.py``,
+docs/results.md). Telling ``malloc`` to serve large blocks from its heap and never trim it
 (``M_MMAP_MAX = 0``, ``M_TRIM_THRESHOLD`` at its maximum) removes that: freed blocks are reused by the
 next step. The price: the process keeps its peak memory until it exits, as a training process does anyway.
 """
