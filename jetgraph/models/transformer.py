@@ -104,14 +104,14 @@ class _Layout:
     chunks: tuple[_Chunk, ...]
 
 
-def _layout(keys: torch.Tensor, bias: torch.Tensor | None) -> _Layout:
+def _layout(keys: torch.Tensor, tokens: torch.Tensor, bias: torch.Tensor | None) -> _Layout:
     """The attention layout of padded rows ``keys`` (B, L), real slots first in each row, and its masks.
 
-    Tokens are the true entries of ``keys`` in row-major order. Rows are sorted by their number of tokens and
-    cut into chunks of :data:`ATTENTION_CHUNK` rows on a CPU (one chunk elsewhere: the chunking was measured
-    on CPUs only, and on a GPU it would add kernel launches), each padded to its widest row (at least one
-    slot: a row without tokens attends to its zero slot 0, so its softmax stays finite). ``bias`` (B, heads,
-    L, L) is the additive pair bias, or ``None`` for a boolean key mask.
+    Tokens are the true entries of ``keys`` in row-major order, at the flat positions ``tokens``. Rows are
+    sorted by their number of tokens and cut into chunks of :data:`ATTENTION_CHUNK` rows on a CPU (one chunk
+    elsewhere: the chunking was measured on CPUs only, and on a GPU it would add kernel launches), each padded
+    to its widest row (at least one slot: a row without tokens attends to its zero slot 0, so its softmax stays
+    finite). ``bias`` (B, heads, L, L) is the additive pair bias, or ``None`` for a boolean key mask.
     """
     counts = keys.sum(1)
     order = torch.argsort(counts, descending=True, stable=True)
@@ -132,7 +132,7 @@ def _layout(keys: torch.Tensor, bias: torch.Tensor | None) -> _Layout:
             attn_mask = bias[rows, :, :width, :width].masked_fill(~chunk_keys, -math.inf)
         chunks.append(_Chunk(rows.numel(), width, attn_mask))
         offset += rows.numel() * width
-    row, slot = keys.nonzero(as_tuple=True)
+    row, slot = tokens // keys.size(1), tokens % keys.size(1)
     return _Layout(base[row] + slot, offset, tuple(chunks))
 
 
@@ -307,7 +307,7 @@ class ParticleTransformer(nn.Module):
         # or 128, most of the work would otherwise go to padding
         slots = keys.flatten().nonzero().squeeze(1)
         h = h.flatten(0, 1).index_select(0, slots)
-        layout = _layout(keys, bias)
+        layout = _layout(keys, slots, bias)
         for block in self.blocks:
             h = block(h, layout)
         return self.norm(h), keys, slots, kinematics
