@@ -4,6 +4,7 @@ run resumes after one node is killed."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
@@ -53,6 +54,30 @@ def _node(endpoint: str, out: Path, data: Path, *extra: str) -> subprocess.Popen
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCHELASTIC_ERROR_FILE": ""}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True)  # fmt: skip
+
+
+def _kill_node(node: subprocess.Popen) -> None:
+    """SIGKILL a "node": its torchrun agent and every process below it.
+
+    Killing the agent's process group is not enough: the ranks can outlive it (seen: they trained on to
+    the last step while the test waited for them to fail).
+    """
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    family, grown = {node.pid}, True
+    while grown:
+        below = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= below
+        grown = bool(below)
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    node.wait()
 
 
 def _finish(nodes: list[subprocess.Popen], seconds: float = 240) -> list[str]:
@@ -112,13 +137,11 @@ def test_a_run_on_two_nodes_resumes_after_one_node_is_killed(jets, tmp_path):
         assert first.poll() is None and second.poll() is None, "the run ended before a node was killed"
         assert time.monotonic() < deadline, "no checkpoint after 240 s"
         time.sleep(0.2)
-    os.killpg(second.pid, signal.SIGKILL)  # one node gone: the other cannot go on alone
-    second.wait()
+    _kill_node(second)  # one node gone: the other cannot go on alone
     try:  # it stops at its next collective, or waits on the rendezvous store the dead node held: stop it then
         first.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+        _kill_node(first)
     assert first.returncode != 0
     stopped = runs.load_checkpoint(runs.latest_checkpoint(out))["step"]
     endpoint = f"127.0.0.1:{_port()}"
