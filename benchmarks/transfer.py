@@ -1,11 +1,15 @@
 """Transfer: quality runs probed, frozen, on jets unlike the ones they were pretrained on.
 
-The ``transfer`` section of a quality config (``benchmarks/quality_top.yaml``) names the runs to probe
-and the shifted samples (sample YAMLs: another jet pT window, multiparton interactions off, ...).
-Each shifted sample is generated once with a seed no run used; each finished quality run (and seed)
-is copied (config and checkpoints, so its own probe results stay as they are) and probed on it with
-every label, as ``jetgraph probe --label-fractions 1 --no-supervised`` does. The first row of the
-table is the quality run's own test sample (the fresh seed), read from its records.
+The ``transfer`` section of a quality config (``benchmarks/quality_top.yaml``,
+``benchmarks/quality_qg_showers.yaml``) names the runs to probe, the ``task`` (default ``top``), the
+``working_point`` of the rejection column (default ε_S = 0.3) and the shifts. A shift is a sample
+YAML (another jet pT window, multiparton interactions off, ...), generated once with a seed no run
+used, or ``detector_of: SAMPLE``: that sample of the config (it needs detector replicas) at detector
+level, its first replica's tracks and calorimeter cells written as the particles, so that the
+encoder and the observables both see what a detector measured. Each finished quality run (and seed)
+is copied (config and checkpoints, so its own probe results stay as they are) and probed on each
+shift with every label, as ``jetgraph probe --label-fractions 1 --no-supervised`` does. The first
+row of the table is the quality run's own test sample (the fresh seed), read from its records.
 
 The table: the SSL linear probe, the same encoder at random initialisation, the best observable
 baseline, and the paired differences per seed (same test jets); then one ``TARGET`` line per shift.
@@ -14,6 +18,7 @@ Usage::
 
     .venv/bin/python benchmarks/transfer.py --config benchmarks/quality_top.yaml --budget-minutes 5 --threads 2
     .venv/bin/python benchmarks/transfer.py ... --report docs/results_transfer.md
+    .venv/bin/python benchmarks/transfer.py --config benchmarks/quality_qg_showers.yaml --threads 2
 """
 
 from __future__ import annotations
@@ -25,13 +30,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
+import numpy as np
 import yaml
 
+import jetgraph
 from jetgraph import runs
 from jetgraph.probes import probe
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality import ROOT, _shown, _signed, _spread, _write, clears, make_samples  # noqa: E402
+from quality import ROOT, _shown, _signed, _spread, _write, clears, make_samples, sample_paths  # noqa: E402
 
 OBSERVABLES = ("observables (logistic)", "observables (GBDT)")
 
@@ -47,20 +55,56 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _numbers(result: dict[str, Any]) -> dict[str, float]:
-    """Linear-probe AUC and 1/ε_B at ε_S = 0.3, and the best observable AUC, with every label."""
+def _numbers(result: dict[str, Any], working_point: float) -> dict[str, float]:
+    """Linear-probe AUC and 1/ε_B at ε_S = ``working_point``, and the best observable AUC, with every label."""
     probes = result["probes"] if "probes" in result else result
     linear = probes["linear"]["1.0"]
     return {
         "auc": linear["auc"]["value"],
-        "rejection": linear["rejection_at_0.3"]["value"],
+        "rejection": linear[f"rejection_at_{working_point:g}"]["value"],
         "observables": max(probes[name]["1.0"]["auc"]["value"] for name in OBSERVABLES),
     }
 
 
-def _probed_copy(run_dir: Path, copy_dir: Path, sample: Path, seed: int, bootstraps: int) -> dict[str, float]:
+def detector_level(jets: ak.Array, replica: int = 0) -> ak.Array:
+    """The jets as one detector replica saw them: its tracks and cells are the particles, all massless.
+
+    The file-level twin of :func:`jetgraph.batch.detector_view`: a track keeps its charge, a cell
+    has ``pT = E / cosh(eta)`` and charge 0; the particle-level ``pid``, the calorimeter ``layer``
+    (no particle field) and the jet record are dropped (the jet is summed again from the new
+    particles), the truth jet and the label are kept.
+    """
+    tracks, cells = jets.tracks[:, replica], jets.cells[:, replica]
+    cell_pt = cells.energy / np.cosh(cells.eta)
+    pt = ak.concatenate([cell_pt, tracks.pt], axis=1)  # cells first, as detector_view orders them
+    eta = ak.concatenate([cells.eta, tracks.eta], axis=1)
+    phi = ak.concatenate([cells.phi, tracks.phi], axis=1)
+    charge = ak.concatenate([ak.zeros_like(cells.energy), tracks.charge], axis=1)
+    part = {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta), "energy": pt * np.cosh(eta)}
+    return jetgraph.schema.build(
+        part={**part, "charge": charge},
+        truth={field: jets.truth[field] for field in jets.truth.fields},
+        label=jets.label,
+        label_names=jets.attrs.get("label_names"),
+    )
+
+
+def make_detector_level(source: Path, out: Path) -> None:
+    """Write ``source``'s jets at detector level (:func:`detector_level`) to ``out`` (atomically), once."""
+    if out.exists():
+        return
+    jets = jetgraph.read(source)
+    if "cells" not in jets.fields:
+        raise SystemExit(f"{source}: a detector_of shift needs detector replicas (generate it with --replicas 1)")
+    print(f"$ detector level of {source.name} -> {out.name}", flush=True)
+    jetgraph.write(detector_level(jets), out, label_names=jets.attrs.get("label_names"))
+
+
+def _probed_copy(
+    run_dir: Path, copy_dir: Path, sample: Path, task: str, seed: int, bootstraps: int, working_point: float
+) -> dict[str, float]:
     """Probe a copy of ``run_dir`` on ``sample`` (once: the copy keeps its result)."""
-    done = copy_dir / "probe" / "top.json"
+    done = copy_dir / "probe" / f"{task}.json"
     if not done.exists():
         shutil.rmtree(copy_dir, ignore_errors=True)
         copy_dir.mkdir(parents=True)
@@ -68,8 +112,8 @@ def _probed_copy(run_dir: Path, copy_dir: Path, sample: Path, seed: int, bootstr
         shutil.copytree(run_dir / runs.CHECKPOINTS, copy_dir / runs.CHECKPOINTS)
         print(f"  probing {run_dir} on {sample.name}", flush=True)
         settings = {"label_fractions": [1.0], "supervised": False, "seed": seed, "bootstraps": bootstraps}
-        probe(copy_dir, "top", sample, threads=1, **settings)  # one thread: the fastest probe (benchmarks/probe.py)
-    return _numbers(json.loads(done.read_text()))
+        probe(copy_dir, task, sample, threads=1, **settings)  # one thread: the fastest probe (benchmarks/probe.py)
+    return _numbers(json.loads(done.read_text()), working_point)
 
 
 def main() -> None:
@@ -80,17 +124,28 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(config["seeds"])
     workdir = ROOT / config["workdir"]
     quality_dir = workdir / f"budget{budget:g}min_{args.threads}threads"
-    shifts = {
-        name: {**shift, "jets": spec["jets"], "seed": spec["seed"], "sample": str(ROOT / shift["sample"])}
-        for name, shift in spec["shifts"].items()
-    }
-    paths = {name: workdir / "samples" / f"transfer_{name}_{spec['jets']}_seed{spec['seed']}.root" for name in shifts}
-    make_samples(shifts, paths, args.workers)
-    rows: dict[str, dict[str, dict[int, dict[str, float]]]] = {}  # shift -> run -> seed -> numbers
+    task, working_point = spec.get("task", "top"), float(spec.get("working_point", 0.3))
     fresh = config["samples"]["probe"]
+    shifts, paths = {}, {}  # name -> its jets and seed (for the table); name -> its file
+    for name, shift in spec["shifts"].items():
+        if "detector_of" in shift:  # the jets of a sample of the config, as its detector saw them
+            source = sample_paths(config["samples"], workdir)[shift["detector_of"]]
+            shifts[name] = {**shift, **{k: config["samples"][shift["detector_of"]][k] for k in ("jets", "seed")}}
+            paths[name] = workdir / "samples" / f"transfer_{name}_{source.name}"
+        else:
+            shifts[name] = {**shift, "jets": spec["jets"], "seed": spec["seed"], "sample": str(ROOT / shift["sample"])}
+            paths[name] = workdir / "samples" / f"transfer_{name}_{spec['jets']}_seed{spec['seed']}.root"
+    make_samples({k: v for k, v in shifts.items() if "sample" in v}, paths, args.workers)
+    for name, shift in shifts.items():
+        if "detector_of" in shift:
+            make_detector_level(sample_paths(config["samples"], workdir)[shift["detector_of"]], paths[name])
+    rows: dict[str, dict[str, dict[int, dict[str, float]]]] = {}  # shift -> run -> seed -> numbers
     rows["fresh"] = {
         run: {
-            seed: _numbers(json.loads((quality_dir / "runs" / run / f"seed{seed}" / "quality.json").read_text())["top"])
+            seed: _numbers(
+                json.loads((quality_dir / "runs" / run / f"seed{seed}" / "quality.json").read_text())[task],
+                working_point,
+            )
             for seed in seeds
         }
         for run in spec["runs"]
@@ -102,8 +157,10 @@ def main() -> None:
                     quality_dir / "runs" / run / f"seed{seed}",
                     quality_dir / "transfer" / name / run / f"seed{seed}",
                     path,
+                    task,
                     seed,
                     config["probe"]["bootstraps"],
+                    working_point,
                 )
                 for seed in seeds
             }
@@ -111,7 +168,7 @@ def main() -> None:
         }
     ssl, random = spec["runs"]
     texts = {"fresh": f"the quality runs' test sample ({fresh['jets']:,} jets, seed {fresh['seed']})"}
-    texts |= {name: f"{shift['text']} ({spec['jets']:,} jets, seed {spec['seed']})" for name, shift in shifts.items()}
+    texts |= {name: f"{shift['text']} ({shift['jets']:,} jets, seed {shift['seed']})" for name, shift in shifts.items()}
     lines = [
         f"Generated by `.venv/bin/python benchmarks/transfer.py --config {_shown(args.config)} --budget-minutes "
         f"{budget:g} --threads {args.threads}` from the runs in {_shown(quality_dir)} (seeds {seeds}); the shifted "
@@ -120,7 +177,7 @@ def main() -> None:
         "seeds; differences paired per seed, on the same test jets.",
         "",
         "| probed on | SSL linear AUC | random init linear AUC | best observables AUC | SSL − random init "
-        "| SSL − best observables | SSL 1/ε_B at ε_S=0.3 | random init 1/ε_B at ε_S=0.3 |",
+        f"| SSL − best observables | SSL 1/ε_B at ε_S={working_point:g} | random init 1/ε_B at ε_S={working_point:g} |",
         "|---|---|---|---|---|---|---|---|",
     ]
     targets = []

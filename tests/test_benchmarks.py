@@ -298,13 +298,75 @@ def test_the_top_report_names_only_runs_metrics_and_comparisons_that_exist():
             assert set(names) <= comparisons, target
 
 
-@pytest.mark.parametrize("name", sorted(TOP["transfer"]["shifts"]))
-def test_every_transfer_shift_is_the_top_sample_with_one_change_and_probes_runs_of_the_config(name):
+QG_SHOWERS = yaml.safe_load((BENCHMARKS / "quality_qg_showers.yaml").read_text())
+TRANSFERS = {"top_qcd": TOP, "qg": QG_SHOWERS}  # the sample each transfer config's shifts change
+
+
+def _transfer():
+    spec = importlib.util.spec_from_file_location("transfer", BENCHMARKS / "transfer.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+@pytest.mark.parametrize(
+    "sample, name", [(sample, name) for sample, config in TRANSFERS.items() for name in config["transfer"]["shifts"]]
+)
+def test_every_transfer_shift_is_the_sample_with_one_change_and_probes_runs_of_the_config(sample, name):
     from jetgraph.generate.sample import load_sample
 
-    shifted = load_sample(str(BENCHMARKS.parent / TOP["transfer"]["shifts"][name]["sample"]))
-    top_qcd = load_sample("top_qcd")
-    assert shifted.label_names == top_qcd.label_names and shifted.processes == top_qcd.processes
-    assert (shifted.pythia, shifted.jets) != (top_qcd.pythia, top_qcd.jets)
-    assert set(TOP["transfer"]["runs"]) <= set(TOP["runs"])
-    assert TOP["transfer"]["seed"] not in {spec["seed"] for spec in TOP["samples"].values()}
+    config = TRANSFERS[sample]
+    spec, shift = config["transfer"], config["transfer"]["shifts"][name]
+    assert set(spec["runs"]) <= set(config["runs"]) and len(spec["runs"]) == 2  # the encoder, then its control
+    assert spec["seed"] not in {s["seed"] for s in config["samples"].values()}
+    if "detector_of" in shift:  # the same jets at detector level: the sample must have a replica
+        assert config["samples"][shift["detector_of"]].get("replicas", 0) >= 1
+        return
+    shifted, plain = load_sample(str(BENCHMARKS.parent / shift["sample"])), load_sample(sample)
+    assert shifted.label_names == plain.label_names and shifted.processes == plain.processes
+    assert (shifted.pythia, shifted.jets) != (plain.pythia, plain.jets)
+
+
+@pytest.mark.parametrize("name", sorted(QUALITY.resolve_runs(QG_SHOWERS)))
+def test_every_shower_pair_run_builds_trains_on_showers_and_reports_on_the_seed_that_chose_nothing(name):
+    run = QUALITY.resolve_runs(QG_SHOWERS)[name]
+    paths = {k: Path(f"{k}.root") for k in QG_SHOWERS["samples"]}
+    config = QUALITY.run_config(run, paths, seed=1, steps=5, progress=False)
+    build_encoder(config.model.encoder, 13, **config.model.params)
+    assert config.augment.views == "showers" and run["tasks"] == ["qg"]
+    assert QG_SHOWERS["samples"][QUALITY.samples_of(run)["train"]]["showers"] == 2
+    fresh = QG_SHOWERS["samples"][QUALITY.samples_of(run)["probe"]]["seed"]
+    chose = {spec["seed"] for spec in CONFIG["samples"].values()}  # the q/g samples quality.yaml chose settings on
+    assert fresh not in chose
+
+
+def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_file, tmp_path):
+    import numpy as np
+    import torch
+
+    import jetgraph
+    from jetgraph.batch import JetBatch, detector_view
+    from jetgraph.data import JetDataset
+    from jetgraph.generate.detector import load_detector, simulate
+
+    jets = simulate(jetgraph.read(qg_file)[:40], load_detector("default"), 2, np.random.default_rng(3))
+    replicas = jetgraph.write(jets, tmp_path / "replicas.root", label_names=["gluon", "quark"])
+    transfer = _transfer()
+    out = tmp_path / "detector.root"
+    transfer.make_detector_level(replicas, out)
+    assert jetgraph.read(out).attrs["label_names"] == ["gluon", "quark"]
+    batch = JetBatch.cat(list(JetDataset([str(replicas)], 64, rank=0, world_size=1)))
+    for replica in (0, 1):
+        written = jetgraph.io.write(transfer.detector_level(jets, replica), tmp_path / f"r{replica}.root")
+        seen = JetBatch.cat(list(JetDataset([str(written)], 64, rank=0, world_size=1)))
+        view = detector_view(batch, torch.full((batch.num_jets,), replica))
+        assert torch.equal(seen.ptr, view.ptr) and torch.equal(seen.label, batch.label)
+        for field in ("pt", "eta", "phi", "energy", "charge"):
+            torch.testing.assert_close(getattr(seen, field), getattr(view, field), rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(seen.truth_pt, batch.truth_pt)
+    with pytest.raises(SystemExit, match="needs detector replicas"):
+        transfer.make_detector_level(qg_file, tmp_path / "no_cells.root")
