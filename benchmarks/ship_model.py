@@ -25,8 +25,8 @@ from jetgraph.probes.tasks import format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWS = {
-    "two": "two augmentations of each jet",
-    "detector": "two augmentations of the first detector replica of each jet",
+    "two": "two copies of each jet",
+    "detector": "two copies of the first detector replica of each jet",
     "showers": "two showers of the same hard parton (consecutive jets of a `--showers 2` file)",
     "replicas": "two detector replicas of each jet",
 }
@@ -59,7 +59,7 @@ def card(run_dir: Path, name: str, task: str, about: str, commands: list[str]) -
             f"{train['batch_size']} jets (lr {train['lr']}, {train['schedule']} schedule, {train['precision']}), "
             f"{info['step'] * train['batch_size']:,} jets seen, on jetgraph {config.get('version')} "
             f"and torch {config.get('torch')}.",
-            f"- Views: {VIEWS.get(config['augment']['views'], 'two views of each jet')}, each then: {transforms}.",
+            f"- Views: {VIEWS[config['augment'].get('views', 'two')]}; augmentations of each view: {transforms}.",
             "",
             f"## Probed, frozen, on {', '.join(Path(f).name for f in result['files'])}",
             "",

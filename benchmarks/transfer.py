@@ -37,6 +37,7 @@ import yaml
 import jetgraph
 from jetgraph import runs
 from jetgraph.probes import probe
+from jetgraph.probes.tasks import WORKING_POINTS
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quality import ROOT, _shown, _signed, _spread, _write, clears, make_samples, sample_paths  # noqa: E402
@@ -66,13 +67,20 @@ def _numbers(result: dict[str, Any], working_point: float) -> dict[str, float]:
     }
 
 
-def detector_level(jets: ak.Array, replica: int = 0) -> ak.Array:
-    """The jets as one detector replica saw them: its tracks and cells are the particles, all massless.
+PF_PID = {"track": 211, "ecal": 22, "hcal": 130}
+"""The particle type a detector-level particle stands in as (particle-flow candidates): a track a charged
+hadron (the sign of its charge), an ECAL cell a photon, an HCAL cell a neutral hadron."""
 
-    The file-level twin of :func:`jetgraph.batch.detector_view`: a track keeps its charge, a cell
-    has ``pT = E / cosh(eta)`` and charge 0; the particle-level ``pid``, the calorimeter ``layer``
-    (no particle field) and the jet record are dropped (the jet is summed again from the new
-    particles), the truth jet and the label are kept.
+
+def detector_level(jets: ak.Array, replica: int = 0) -> ak.Array:
+    """The jets as one detector replica saw them, as particles: what a particle-level encoder can read.
+
+    The particles are those of :func:`jetgraph.batch.detector_view` (cells first, then tracks, all
+    massless; a cell has ``pT = E / cosh(eta)`` and charge 0, a track keeps its charge). Where
+    ``detector_view`` adds a ``layer``, this gives each particle the ``pid`` of :data:`PF_PID`, so
+    an encoder trained on particles with a ``pid`` gets the same input columns. The jet record is
+    the calorimeter jet (the sum of the replica's cells: tracks would count charged energy twice);
+    the truth jet and the label are kept.
     """
     tracks, cells = jets.tracks[:, replica], jets.cells[:, replica]
     cell_pt = cells.energy / np.cosh(cells.eta)
@@ -80,11 +88,15 @@ def detector_level(jets: ak.Array, replica: int = 0) -> ak.Array:
     eta = ak.concatenate([cells.eta, tracks.eta], axis=1)
     phi = ak.concatenate([cells.phi, tracks.phi], axis=1)
     charge = ak.concatenate([ak.zeros_like(cells.energy), tracks.charge], axis=1)
+    cell_pid = ak.where(cells.layer == 0, PF_PID["ecal"], PF_PID["hcal"])
+    pid = ak.concatenate([cell_pid, ak.values_astype(np.sign(tracks.charge), np.int32) * PF_PID["track"]], axis=1)
     part = {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta), "energy": pt * np.cosh(eta)}
+    calorimeter = jetgraph.schema.build(cells={field: cells[field] for field in cells.fields}).jet
     return jetgraph.schema.build(
-        part={**part, "charge": charge},
-        truth={field: jets.truth[field] for field in jets.truth.fields},
-        label=jets.label,
+        part={**part, "pid": pid, "charge": charge},
+        jet={field: calorimeter[field] for field in ("pt", "eta", "phi", "energy", "mass")},
+        truth={field: jets.truth[field] for field in jets.truth.fields} if "truth" in jets.fields else None,
+        label=jets.label if "label" in jets.fields else None,
         label_names=jets.attrs.get("label_names"),
     )
 
@@ -125,10 +137,24 @@ def main() -> None:
     workdir = ROOT / config["workdir"]
     quality_dir = workdir / f"budget{budget:g}min_{args.threads}threads"
     task, working_point = spec.get("task", "top"), float(spec.get("working_point", 0.3))
-    unfinished = [f"{run}/seed{s}" for run in spec["runs"] for s in seeds
-                  if not (quality_dir / "runs" / run / f"seed{s}" / "quality.json").exists()]  # fmt: skip
-    if unfinished:
-        raise SystemExit(f"{quality_dir}: quality runs {unfinished} are not finished: run benchmarks/quality.py first")
+    if working_point not in WORKING_POINTS:
+        raise SystemExit(f"{args.config}: transfer.working_point {working_point:g}; expected one of {WORKING_POINTS}")
+    for name, shift in spec["shifts"].items():
+        if shift.get("detector_of", "probe") not in config["samples"]:
+            raise SystemExit(
+                f"{args.config}: transfer.shifts.{name}.detector_of {shift['detector_of']!r}; "
+                f"expected a sample of the config: {list(config['samples'])}"
+            )
+    unfinished = {run: [s for s in seeds if not (quality_dir / "runs" / run / f"seed{s}" / "quality.json").exists()]
+                  for run in spec["runs"]}  # fmt: skip
+    if any(unfinished.values()):
+        runs_left = ",".join(run for run, left in unfinished.items() if left)
+        seeds_left = ",".join(str(s) for s in sorted({s for left in unfinished.values() for s in left}))
+        raise SystemExit(
+            f"{quality_dir}: runs {runs_left} are not finished for seeds {seeds_left} (--budget-minutes and --threads "
+            f"name the folder); first: .venv/bin/python benchmarks/quality.py --config {_shown(args.config)} "
+            f"--budget-minutes {budget:g} --threads {args.threads} --seeds {seeds_left} --only {runs_left}"
+        )
     fresh = config["samples"]["probe"]
     shifts, paths = {}, {}  # name -> its jets and seed (for the table); name -> its file
     for name, shift in spec["shifts"].items():

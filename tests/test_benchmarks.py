@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -285,7 +286,7 @@ def test_every_top_tagging_run_builds_and_probes_top_on_a_sample_of_the_config(n
 
 
 @pytest.mark.parametrize("config", [TOP, QG_SHOWERS], ids=["top", "qg_showers"])
-def test_the_report_of_each_other_config_names_only_runs_metrics_and_comparisons_that_exist(config):
+def test_the_top_and_shower_pair_reports_name_only_runs_metrics_and_comparisons_that_exist(config):
     report, known = QUALITY.Report(config, {}), QUALITY.resolve_runs(config)
     for section in config["report"]["sections"]:
         comparisons = set()
@@ -330,6 +331,10 @@ def test_every_transfer_shift_is_the_sample_with_one_change_and_probes_runs_of_t
     shifted, plain = load_sample(str(BENCHMARKS.parent / shift["sample"])), load_sample(sample)
     assert shifted.label_names == plain.label_names and shifted.processes == plain.processes
     assert (shifted.pythia, shifted.jets) != (plain.pythia, plain.jets)
+    # one change: the jet pT window (with the hard scattering's), or multiparton interactions
+    changed = {line.split("=")[0].strip() for line in set(shifted.pythia) ^ set(plain.pythia)}
+    assert changed <= {"PhaseSpace:pTHatMin", "PhaseSpace:pTHatMax", "PartonLevel:MPI"}
+    assert dataclasses.replace(shifted.jets, pt=plain.jets.pt) == plain.jets
 
 
 @pytest.mark.parametrize("name", sorted(QUALITY.resolve_runs(QG_SHOWERS)))
@@ -350,8 +355,9 @@ def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_fil
     import torch
 
     import jetgraph
-    from jetgraph.batch import JetBatch, detector_view
+    from jetgraph.batch import TRACK_LAYER, JetBatch, detector_view
     from jetgraph.data import JetDataset
+    from jetgraph.features import feature_names
     from jetgraph.generate.detector import load_detector, simulate
 
     jets = simulate(jetgraph.read(qg_file)[:40], load_detector("default"), 2, np.random.default_rng(3))
@@ -369,5 +375,24 @@ def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_fil
         for field in ("pt", "eta", "phi", "energy", "charge"):
             torch.testing.assert_close(getattr(seen, field), getattr(view, field), rtol=1e-5, atol=1e-4)
         torch.testing.assert_close(seen.truth_pt, batch.truth_pt)
+        # a particle-level encoder reads them: the same input columns, the layer as a particle-flow type
+        assert feature_names(seen) == feature_names(batch)
+        expected = torch.where(view.layer == 0, 22, torch.where(view.layer == 1, 130, 211 * view.charge.sign()))
+        assert torch.equal(seen.pid, expected.to(seen.pid.dtype)) and bool((view.layer <= TRACK_LAYER).all())
+        # the jet is the calorimeter jet: the replica's cells summed, not the tracks as well
+        cell = view.layer != TRACK_LAYER
+        pt, phi, jet = view.pt[cell].double(), view.phi[cell].double(), view.batch[cell]
+        px = torch.zeros(batch.num_jets, dtype=torch.float64).index_add_(0, jet, pt * phi.cos())
+        py = torch.zeros(batch.num_jets, dtype=torch.float64).index_add_(0, jet, pt * phi.sin())
+        torch.testing.assert_close(seen.jet_pt.double(), torch.hypot(px, py), rtol=1e-4, atol=1e-3)
     with pytest.raises(SystemExit, match="needs detector replicas"):
         transfer.make_detector_level(qg_file, tmp_path / "no_cells.root")
+
+
+def test_transfer_names_the_quality_runs_to_finish_first_before_it_generates_anything(tmp_path):
+    config = {**QG_SHOWERS, "workdir": str(tmp_path)}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    command = [sys.executable, str(BENCHMARKS / "transfer.py"), "--config", str(tmp_path / "config.yaml")]
+    result = subprocess.run([*command, "--threads", "2", "--seeds", "1"], capture_output=True, text=True)
+    assert result.returncode == 1 and "--seeds 1 --only shower_pairs,random" in result.stderr
+    assert not (tmp_path / "samples").exists()
