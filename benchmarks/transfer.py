@@ -140,7 +140,7 @@ def main() -> None:
     if working_point not in WORKING_POINTS:
         raise SystemExit(f"{args.config}: transfer.working_point {working_point:g}; expected one of {WORKING_POINTS}")
     for name, shift in spec["shifts"].items():
-        if shift.get("detector_of", "probe") not in config["samples"]:
+        if "detector_of" in shift and shift["detector_of"] not in config["samples"]:
             raise SystemExit(
                 f"{args.config}: transfer.shifts.{name}.detector_of {shift['detector_of']!r}; "
                 f"expected a sample of the config: {list(config['samples'])}"
