@@ -156,19 +156,18 @@ def main() -> None:
             f"--budget-minutes {budget:g} --threads {args.threads} --seeds {seeds_left} --only {runs_left}"
         )
     fresh = config["samples"]["probe"]
-    shifts, paths = {}, {}  # name -> its jets and seed (for the table); name -> its file
+    shifts, paths, sources = {}, {}, {}  # name -> its jets and seed (for the table); its file; what it is made of
     for name, shift in spec["shifts"].items():
         if "detector_of" in shift:  # the jets of a sample of the config, as its detector saw them
-            source = sample_paths(config["samples"], workdir)[shift["detector_of"]]
+            sources[name] = sample_paths(config["samples"], workdir)[shift["detector_of"]]
             shifts[name] = {**shift, **{k: config["samples"][shift["detector_of"]][k] for k in ("jets", "seed")}}
-            paths[name] = workdir / "samples" / f"transfer_{name}_{source.name}"
+            paths[name] = workdir / "samples" / f"transfer_{name}_{sources[name].name}"
         else:
             shifts[name] = {**shift, "jets": spec["jets"], "seed": spec["seed"], "sample": str(ROOT / shift["sample"])}
             paths[name] = workdir / "samples" / f"transfer_{name}_{spec['jets']}_seed{spec['seed']}.root"
-    make_samples({k: v for k, v in shifts.items() if "sample" in v}, paths, args.workers)
-    for name, shift in shifts.items():
-        if "detector_of" in shift:
-            make_detector_level(sample_paths(config["samples"], workdir)[shift["detector_of"]], paths[name])
+    make_samples({k: v for k, v in shifts.items() if k not in sources}, paths, args.workers)
+    for name, source in sources.items():
+        make_detector_level(source, paths[name])
     rows: dict[str, dict[str, dict[int, dict[str, float]]]] = {}  # shift -> run -> seed -> numbers
     rows["fresh"] = {
         run: {

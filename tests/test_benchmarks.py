@@ -389,10 +389,21 @@ def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_fil
         transfer.make_detector_level(qg_file, tmp_path / "no_cells.root")
 
 
-def test_transfer_names_the_quality_runs_to_finish_first_before_it_generates_anything(tmp_path):
-    config = {**QG_SHOWERS, "workdir": str(tmp_path)}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+def _transfer_fails(config: dict, tmp_path: Path) -> str:
+    """Run transfer.py on ``config`` (its workdir in ``tmp_path``): it must stop before it generates anything."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "workdir": str(tmp_path)}, allow_unicode=True))
     command = [sys.executable, str(BENCHMARKS / "transfer.py"), "--config", str(tmp_path / "config.yaml")]
     result = subprocess.run([*command, "--threads", "2", "--seeds", "1"], capture_output=True, text=True)
-    assert result.returncode == 1 and "--seeds 1 --only shower_pairs,random" in result.stderr
-    assert not (tmp_path / "samples").exists()
+    assert result.returncode == 1 and not (tmp_path / "samples").exists()
+    return result.stderr
+
+
+def test_transfer_names_the_quality_runs_to_finish_first_before_it_generates_anything(tmp_path):
+    assert "--seeds 1 --only shower_pairs,random" in _transfer_fails(QG_SHOWERS, tmp_path)
+
+
+def test_transfer_names_a_detector_shift_of_a_sample_the_config_does_not_have(tmp_path):
+    shifts = {**QG_SHOWERS["transfer"]["shifts"], "detector": {"detector_of": "prob", "text": "detector level"}}
+    config = {**QG_SHOWERS, "transfer": {**QG_SHOWERS["transfer"], "shifts": shifts}}
+    error = _transfer_fails(config, tmp_path)
+    assert "transfer.shifts.detector.detector_of 'prob'; expected a sample of the config" in error
