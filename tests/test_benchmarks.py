@@ -22,14 +22,15 @@ from jetgraph.train import pretrain
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _quality():
-    spec = importlib.util.spec_from_file_location("quality", BENCHMARKS / "quality.py")
+def _script(name: str):
+    """A benchmark script imported as a module (``benchmarks/`` is no package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-QUALITY = _quality()
+QUALITY = _script("quality")
 CONFIG = yaml.safe_load((BENCHMARKS / "quality.yaml").read_text())
 RUNS = QUALITY.resolve_runs(CONFIG)
 SAMPLES = {name: Path(f"{name}.root") for name in CONFIG["samples"]}
@@ -304,17 +305,6 @@ def test_the_top_and_shower_pair_reports_name_only_runs_metrics_and_comparisons_
 TRANSFERS = {"top_qcd": TOP, "qg": QG_SHOWERS}  # the sample each transfer config's shifts change
 
 
-def _transfer():
-    spec = importlib.util.spec_from_file_location("transfer", BENCHMARKS / "transfer.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
-
-
 @pytest.mark.parametrize(
     "sample, name", [(sample, name) for sample, config in TRANSFERS.items() for name in config["transfer"]["shifts"]]
 )
@@ -362,7 +352,7 @@ def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_fil
 
     jets = simulate(jetgraph.read(qg_file)[:40], load_detector("default"), 2, np.random.default_rng(3))
     replicas = jetgraph.write(jets, tmp_path / "replicas.root", label_names=["gluon", "quark"])
-    transfer = _transfer()
+    transfer = _script("transfer")  # it puts benchmarks/ on sys.path for its own `from quality import`
     out = tmp_path / "detector.root"
     transfer.make_detector_level(replicas, out)
     assert jetgraph.read(out).attrs["label_names"] == ["gluon", "quark"]
