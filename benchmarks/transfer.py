@@ -1,7 +1,8 @@
 """Transfer: quality runs probed, frozen, on jets unlike the ones they were pretrained on.
 
 The ``transfer`` section of a quality config (``benchmarks/quality_top.yaml``,
-``benchmarks/quality_qg_showers.yaml``) names the runs to probe, the ``task`` (default ``top``), the
+``benchmarks/quality_qg_showers.yaml``) names the runs to probe (the pretrained encoders, then their
+random-initialisation control, last; each for the seeds it was trained for), the ``task`` (default ``top``), the
 ``working_point`` of the rejection column (default ε_S = 0.3) and the shifts. A shift is a sample
 YAML (another jet pT window, multiparton interactions off, ...), generated once with a seed no run
 used, or ``detector_of: SAMPLE``: that sample of the config (it needs detector replicas) at detector
@@ -12,7 +13,8 @@ shift with every label, as ``jetgraph probe --label-fractions 1 --no-supervised`
 row of the table is the quality run's own test sample (the fresh seed), read from its records.
 
 The table: the SSL linear probe, the same encoder at random initialisation, the best observable
-baseline, and the paired differences per seed (same test jets); then one ``TARGET`` line per shift.
+baseline, and the paired differences per seed (same test jets); then one ``TARGET`` line per shift
+(per shift and pretrained run when there are several).
 
 Usage::
 
@@ -40,7 +42,18 @@ from jetgraph.probes import probe
 from jetgraph.probes.tasks import WORKING_POINTS
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality import ROOT, _shown, _signed, _spread, _write, clears, make_samples, sample_paths  # noqa: E402
+from quality import (  # noqa: E402
+    ROOT,
+    _shown,
+    _signed,
+    _spread,
+    _write,
+    clears,
+    make_samples,
+    resolve_runs,
+    sample_paths,
+    seeds_of,
+)
 
 OBSERVABLES = ("observables (logistic)", "observables (GBDT)")
 
@@ -145,8 +158,15 @@ def main() -> None:
                 f"{args.config}: transfer.shifts.{name}.detector_of {shift['detector_of']!r}; "
                 f"expected a sample of the config: {list(config['samples'])}"
             )
-    unfinished = {run: [s for s in seeds if not (quality_dir / "runs" / run / f"seed{s}" / "quality.json").exists()]
-                  for run in spec["runs"]}  # fmt: skip
+    all_runs = resolve_runs(config)
+    run_seeds = {run: seeds_of(all_runs[run], seeds) for run in spec["runs"]}  # the seeds each run was trained for
+
+    def run_dir(run: str, seed: int) -> Path:
+        return quality_dir / "runs" / run / f"seed{seed}"
+
+    unfinished = {
+        run: [s for s in run_seeds[run] if not (run_dir(run, s) / "quality.json").exists()] for run in spec["runs"]
+    }
     if any(unfinished.values()):
         runs_left = ",".join(run for run, left in unfinished.items() if left)
         seeds_left = ",".join(str(s) for s in sorted({s for left in unfinished.values() for s in left}))
@@ -172,10 +192,10 @@ def main() -> None:
     rows["fresh"] = {
         run: {
             seed: _numbers(
-                json.loads((quality_dir / "runs" / run / f"seed{seed}" / "quality.json").read_text())[task],
+                json.loads((run_dir(run, seed) / "quality.json").read_text())[task],
                 working_point,
             )
-            for seed in seeds
+            for seed in run_seeds[run]
         }
         for run in spec["runs"]
     }
@@ -183,7 +203,7 @@ def main() -> None:
         rows[name] = {
             run: {
                 seed: _probed_copy(
-                    quality_dir / "runs" / run / f"seed{seed}",
+                    run_dir(run, seed),
                     quality_dir / "transfer" / name / run / f"seed{seed}",
                     path,
                     task,
@@ -191,11 +211,11 @@ def main() -> None:
                     config["probe"]["bootstraps"],
                     working_point,
                 )
-                for seed in seeds
+                for seed in run_seeds[run]
             }
             for run in spec["runs"]
         }
-    ssl, random = spec["runs"]
+    *pretrained, random = spec["runs"]
     texts = {"fresh": f"the quality runs' test sample ({fresh['jets']:,} jets, seed {fresh['seed']})"}
     texts |= {name: f"{shift['text']} ({shift['jets']:,} jets, seed {shift['seed']})" for name, shift in shifts.items()}
     lines = [
@@ -211,17 +231,20 @@ def main() -> None:
     ]
     targets = []
     for name, by_run in rows.items():
-        pairs = [(by_run[ssl][s], by_run[random][s]) for s in seeds]
-        over_random = [a["auc"] - b["auc"] for a, b in pairs]
-        over_observables = [a["auc"] - a["observables"] for a, _ in pairs]
-        lines.append(
-            f"| {texts[name]} | {_spread([a['auc'] for a, _ in pairs])} | {_spread([b['auc'] for _, b in pairs])} "
-            f"| {_spread([a['observables'] for a, _ in pairs])} | {_signed(over_random)} | {_signed(over_observables)} "
-            f"| {_spread([a['rejection'] for a, _ in pairs], 1)} | {_spread([b['rejection'] for _, b in pairs], 1)} |"
-        )
-        for what, values in (("random init", over_random), ("the best observables", over_observables)):
-            met = "MET" if clears(values, 0.0) else "NOT MET"
-            targets.append(f"TARGET [{name}] SSL linear AUC beats {what} ({len(seeds)} seeds) -> {met}")
+        for ssl in pretrained:
+            pairs = [(by_run[ssl][s], by_run[random][s]) for s in run_seeds[ssl] if s in by_run[random]]
+            over_random = [a["auc"] - b["auc"] for a, b in pairs]
+            over_observables = [a["auc"] - a["observables"] for a, _ in pairs]
+            label, which = (texts[name], "") if len(pretrained) == 1 else (f"{texts[name]}: {ssl}", f" {ssl}")
+            lines.append(
+                f"| {label} | {_spread([a['auc'] for a, _ in pairs])} | {_spread([b['auc'] for _, b in pairs])} "
+                f"| {_spread([a['observables'] for a, _ in pairs])} | {_signed(over_random)} "
+                f"| {_signed(over_observables)} | {_spread([a['rejection'] for a, _ in pairs], 1)} "
+                f"| {_spread([b['rejection'] for _, b in pairs], 1)} |"
+            )
+            for what, values in (("random init", over_random), ("the best observables", over_observables)):
+                met = "MET" if clears(values, 0.0) else "NOT MET"
+                targets.append(f"TARGET [{name}]{which} SSL linear AUC beats {what} ({len(values)} seeds) -> {met}")
     text = "\n".join([*lines, "", "```", *targets, "```", ""])
     out = quality_dir / "transfer.md"
     _write(out, text)

@@ -313,7 +313,11 @@ def test_every_transfer_shift_is_the_sample_with_one_change_and_probes_runs_of_t
 
     config = TRANSFERS[sample]
     spec, shift = config["transfer"], config["transfer"]["shifts"][name]
-    assert set(spec["runs"]) <= set(config["runs"]) and len(spec["runs"]) == 2  # the encoder, then its control
+    assert set(spec["runs"]) <= set(config["runs"])
+    *pretrained, control = (
+        QUALITY.resolve_runs(config)[run] for run in spec["runs"]
+    )  # the encoders, then their control
+    assert pretrained and control["steps"] == 0 and all(run.get("steps") != 0 for run in pretrained)
     assert spec["seed"] not in {s["seed"] for s in config["samples"].values()}
     if "detector_of" in shift:  # the same jets at detector level: the sample must have a replica
         assert config["samples"][shift["detector_of"]].get("replicas", 0) >= 1
@@ -334,10 +338,23 @@ def test_every_shower_pair_run_builds_trains_on_showers_and_reports_on_the_seed_
     config = QUALITY.run_config(run, paths, seed=1, steps=5, progress=False)
     build_encoder(config.model.encoder, 13, **config.model.params)
     assert config.augment.views == "showers" and run["tasks"] == ["qg"]
-    assert QG_SHOWERS["samples"][QUALITY.samples_of(run)["train"]]["showers"] == 2
+    trained_on = QUALITY.train_samples(run)
+    assert config.data.train == [str(paths[sample]) for sample in trained_on]
+    assert all(QG_SHOWERS["samples"][sample]["showers"] == 2 for sample in trained_on)
     fresh = QG_SHOWERS["samples"][QUALITY.samples_of(run)["probe"]]["seed"]
     chose = {spec["seed"] for spec in CONFIG["samples"].values()}  # the q/g samples quality.yaml chose settings on
     assert fresh not in chose
+
+
+def test_the_long_shower_pair_run_reads_both_shower_files_for_its_one_seed_only():
+    run = QUALITY.resolve_runs(QG_SHOWERS)["shower_pairs_long"]
+    short = QUALITY.resolve_runs(QG_SHOWERS)["shower_pairs"]
+    assert QUALITY.train_samples(run) == ["showers", "showers_more"] and QUALITY.train_samples(short) == ["showers"]
+    assert {"showers", "showers_more", "showers_val", "probe"} == QUALITY.needed_samples(run)
+    more, showers = QG_SHOWERS["samples"]["showers_more"], QG_SHOWERS["samples"]["showers"]
+    assert more["seed"] != showers["seed"] and more["seed"] not in {s["seed"] for s in CONFIG["samples"].values()}
+    assert QUALITY.seeds_of(run, [0, 1, 2]) == [0] and QUALITY.seeds_of(run, [1, 2]) == []
+    assert QUALITY.seeds_of(short, [0, 1, 2]) == [0, 1, 2]
 
 
 def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_file, tmp_path):
@@ -379,17 +396,19 @@ def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_fil
         transfer.make_detector_level(qg_file, tmp_path / "no_cells.root")
 
 
-def _transfer_fails(config: dict, tmp_path: Path) -> str:
+def _transfer_fails(config: dict, tmp_path: Path, seeds: str = "1") -> str:
     """Run transfer.py on ``config`` (its workdir in ``tmp_path``): it must stop before it generates anything."""
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "workdir": str(tmp_path)}, allow_unicode=True))
     command = [sys.executable, str(BENCHMARKS / "transfer.py"), "--config", str(tmp_path / "config.yaml")]
-    result = subprocess.run([*command, "--threads", "2", "--seeds", "1"], capture_output=True, text=True)
+    result = subprocess.run([*command, "--threads", "2", "--seeds", seeds], capture_output=True, text=True)
     assert result.returncode == 1 and not (tmp_path / "samples").exists()
     return result.stderr
 
 
 def test_transfer_names_the_quality_runs_to_finish_first_before_it_generates_anything(tmp_path):
-    assert "--seeds 1 --only shower_pairs,random" in _transfer_fails(QG_SHOWERS, tmp_path)
+    assert "--seeds 0,1 --only shower_pairs,shower_pairs_long,random" in _transfer_fails(QG_SHOWERS, tmp_path, "0,1")
+    # the long run is trained for seed 0 only: for seed 1 it is not asked for
+    assert "--seeds 1 --only shower_pairs,random\n" in _transfer_fails(QG_SHOWERS, tmp_path)
 
 
 def test_transfer_names_a_detector_shift_of_a_sample_the_config_does_not_have(tmp_path):
