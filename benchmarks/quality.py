@@ -391,6 +391,11 @@ def _signed(values: list[float], digits: int = 3) -> str:
     return "+" + text if values and statistics.fmean(values) >= 0 else text
 
 
+def seed_count(n: int) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def clears(values: list[float], bar: float, lower_is_better: bool = False) -> bool:
     """Whether the mean difference is better than ``bar`` by more than one standard error (one seed: is better)."""
     error = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
@@ -514,7 +519,7 @@ class Report:
         ]
         which = f" by {', '.join(n.split(' − ')[0] for n in met)}" if met and len(ways) > 1 else ""
         counted = max(len(v) for diffs in ran.values() for v in diffs.values())
-        return f" ({counted} seeds) -> {'MET' + which if met else 'NOT MET'}"
+        return f" ({seed_count(counted)}) -> {'MET' + which if met else 'NOT MET'}"
 
     def markdown(self, header: str) -> str:
         """The whole report: ``header``, each section's text and tables, then every section's targets."""

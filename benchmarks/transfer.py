@@ -52,6 +52,7 @@ from quality import (  # noqa: E402
     make_samples,
     resolve_runs,
     sample_paths,
+    seed_count,
     seeds_of,
 )
 
@@ -244,7 +245,9 @@ def main() -> None:
             )
             for what, values in (("random init", over_random), ("the best observables", over_observables)):
                 met = "MET" if clears(values, 0.0) else "NOT MET"
-                targets.append(f"TARGET [{name}]{which} SSL linear AUC beats {what} ({len(values)} seeds) -> {met}")
+                targets.append(
+                    f"TARGET [{name}]{which} SSL linear AUC beats {what} ({seed_count(len(values))}) -> {met}"
+                )
     text = "\n".join([*lines, "", "```", *targets, "```", ""])
     out = quality_dir / "transfer.md"
     _write(out, text)

@@ -416,3 +416,8 @@ def test_transfer_names_a_detector_shift_of_a_sample_the_config_does_not_have(tm
     config = {**QG_SHOWERS, "transfer": {**QG_SHOWERS["transfer"], "shifts": shifts}}
     error = _transfer_fails(config, tmp_path)
     assert "transfer.shifts.detector.detector_of 'prob'; expected a sample of the config" in error
+
+
+def test_transfer_names_a_working_point_the_probes_do_not_measure(tmp_path):
+    config = {**QG_SHOWERS, "transfer": {**QG_SHOWERS["transfer"], "working_point": 0.4}}
+    assert "transfer.working_point 0.4; expected one of" in _transfer_fails(config, tmp_path)
