@@ -120,7 +120,8 @@ def resolve_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def samples_of(run: dict[str, Any]) -> dict[str, str]:
-    """The samples a run measures held-out pairs on and is probed on (names in ``samples:``)."""
+    """The samples a run measures held-out pairs on and is probed on (names in ``samples:``; the samples it
+    trains on: :func:`train_samples`)."""
     probe_sample = run.get("probe_sample", "probe")
     return {"val": run.get("val_sample", probe_sample), "probe": probe_sample}
 
@@ -137,7 +138,7 @@ def needed_samples(run: dict[str, Any]) -> set[str]:
 
 
 def seeds_of(run: dict[str, Any], seeds: list[int]) -> list[int]:
-    """The seeds a run is trained for: ``seeds``, unless the run names fewer (one long run is what ships)."""
+    """Those of ``seeds`` the run is trained for: all, or only those in its own ``seeds:`` list."""
     return [seed for seed in seeds if seed in run.get("seeds", seeds)]
 
 
@@ -611,7 +612,7 @@ def main() -> None:
     workdir = workdir / f"budget{budget:g}min_{torch.get_num_threads()}threads"  # a budget means these cores
     paths = sample_paths(samples, workdir.parent)
     if not args.report_only:
-        needed = {sample for name in chosen for sample in needed_samples(all_runs[name])}
+        needed = {s for name in chosen if seeds_of(all_runs[name], seeds) for s in needed_samples(all_runs[name])}
         make_samples({k: v for k, v in samples.items() if k in needed}, paths, args.workers)
         settings = {
             "budget_minutes": budget,
@@ -620,6 +621,9 @@ def main() -> None:
             "progress": sys.stderr.isatty(),
             "reprobe": args.reprobe,
         }
+        for name in chosen:
+            if skipped := sorted(set(seeds) - set(seeds_of(all_runs[name], seeds))):
+                print(f"{name}: trained for seeds {all_runs[name]['seeds']} only; seeds {skipped} skipped", flush=True)
         for seed in seeds:  # seed-major: each finished seed is a complete row set
             for name in chosen:
                 if seeds_of(all_runs[name], [seed]):

@@ -51,11 +51,11 @@ def test_every_quality_run_resolves_to_a_config_that_builds(name):
     """A typo in a run's overrides fails here, in CI, not when the benchmark reaches that run."""
     config = _build(RUNS[name])
     assert config.train.max_steps == 7 and config.train.seed == 3
-    assert config.data.train == [str(SAMPLES[RUNS[name].get("train_sample", "pretrain")])]
+    assert config.data.train == [str(SAMPLES[sample]) for sample in QUALITY.train_samples(RUNS[name])]
 
 
 def test_every_sample_a_quality_run_trains_on_is_in_the_config():
-    used = {run.get(key) for run in RUNS.values() for key in ("train_sample", "val_sample")} - {None}
+    used = {sample for run in RUNS.values() for sample in QUALITY.needed_samples(run)}
     assert used <= set(CONFIG["samples"])
     assert CONFIG["samples"]["showers"]["showers"] == 2 and RUNS["resim"]["train_sample"] == "showers"
 
@@ -71,7 +71,7 @@ def test_a_misspelt_override_in_a_quality_run_fails_to_build():
 def test_tuning_variants_change_the_transformer_and_keep_its_probes():
     for name in CONFIG["tuning"]:
         run = RUNS[name]
-        shower_run = run.get("train_sample") == "showers"  # compared on its own few-label references too
+        shower_run = QUALITY.train_samples(run) == ["showers"]  # compared on its own few-label references too
         assert run["config"] == RUNS["transformer"]["config"] and (run["references"] == []) != shower_run
         assert run["set"] != RUNS["transformer"]["set"] or run.get("steps") == 0, name
 
@@ -421,3 +421,24 @@ def test_transfer_names_a_detector_shift_of_a_sample_the_config_does_not_have(tm
 def test_transfer_names_a_working_point_the_probes_do_not_measure(tmp_path):
     config = {**QG_SHOWERS, "transfer": {**QG_SHOWERS["transfer"], "working_point": 0.4}}
     assert "transfer.working_point 0.4; expected one of" in _transfer_fails(config, tmp_path)
+
+
+def test_the_transfer_table_pairs_each_pretrained_run_with_the_control_on_the_seeds_both_have():
+    transfer = _script("transfer")
+
+    def numbers(auc: float) -> dict[str, float]:
+        return {"auc": auc, "rejection": 20.0, "observables": 0.85}
+
+    control = {0: numbers(0.86), 1: numbers(0.87)}
+    rows = {"fresh": {"short": {0: numbers(0.87), 1: numbers(0.88)}, "long": {0: numbers(0.89)}, "random": control}}
+    texts = {"fresh": "test jets"}
+    lines, targets = transfer.table(rows, texts, ["short"], "random", 0.5)
+    assert lines[2].startswith("| test jets | 0.875 ± 0.007 | 0.865 ± 0.007 | 0.850 ± 0.000 | +0.010 ± 0.000 | +0.025")
+    assert targets[0] == "TARGET [fresh] SSL linear AUC beats random init (2 seeds) -> MET"
+    lines, targets = transfer.table(rows, texts, ["short", "long"], "random", 0.5)
+    assert lines[2].startswith("| test jets: short (seeds 0, 1) | 0.875 ± 0.007 |")
+    assert lines[3].startswith("| test jets: long (seed 0) | 0.890 | 0.860 | 0.850 | +0.030 | +0.040 |")
+    assert targets[2] == "TARGET [fresh] long SSL linear AUC beats random init (1 seed) -> MET"
+    rows["fresh"]["random"] = {1: numbers(0.87)}  # the control lacks the long run's seed: no row, not run
+    lines, targets = transfer.table(rows, texts, ["short", "long"], "random", 0.5)
+    assert len(lines) == 3 and targets[2] == "TARGET [fresh] long SSL linear AUC beats random init: not run"
