@@ -142,6 +142,11 @@ def seeds_of(run: dict[str, Any], seeds: list[int]) -> list[int]:
     return [seed for seed in seeds if seed in run.get("seeds", seeds)]
 
 
+def seed_dir(workdir: Path, name: str, seed: int) -> Path:
+    """Where a run's seed pretrains and keeps its record (``quality.json``) under a budget folder."""
+    return workdir / "runs" / name / f"seed{seed}"
+
+
 def sample_paths(samples: dict[str, dict[str, Any]], workdir: Path) -> dict[str, Path]:
     """Where each sample is (or will be) generated: its name says what it holds."""
     return {
@@ -220,7 +225,7 @@ def _supervised(
 
     Scored on the probe sample's test split of ``seed``, the split ``jetgraph probe`` uses.
     """
-    random_dir = workdir / "runs" / "random" / f"seed{seed}"
+    random_dir = seed_dir(workdir, "random", seed)
     if runs.latest_checkpoint(random_dir) is None:
         pretrain(run_config(run, samples, seed, 0, False), random_dir)
     encoder, config, _ = runs.load_encoder(random_dir)
@@ -250,7 +255,7 @@ def one_run(
     A record probed on another probe sample (the config's changed) is stale: a pretraining run is
     probed again, the supervised reference (which keeps no model) is trained again.
     """
-    run_dir = workdir / "runs" / name / f"seed{seed}"
+    run_dir = seed_dir(workdir, name, seed)
     record_path = run_dir / "quality.json"
     probe_file = samples[samples_of(run)["probe"]]
     old = json.loads(record_path.read_text()) if record_path.exists() else None

@@ -53,6 +53,7 @@ from quality import (  # noqa: E402
     resolve_runs,
     sample_paths,
     seed_count,
+    seed_dir,
     seeds_of,
 )
 
@@ -217,11 +218,9 @@ def main() -> None:
     if not pretrained:
         raise SystemExit(f"--seeds {args.seeds}: no pretrained run of transfer.runs is trained for these seeds")
 
-    def run_dir(run: str, seed: int) -> Path:
-        return quality_dir / "runs" / run / f"seed{seed}"
-
     unfinished = {
-        run: [s for s in run_seeds[run] if not (run_dir(run, s) / "quality.json").exists()] for run in spec["runs"]
+        run: [s for s in run_seeds[run] if not (seed_dir(quality_dir, run, s) / "quality.json").exists()]
+        for run in spec["runs"]
     }
     if any(unfinished.values()):
         runs_left = ",".join(run for run, left in unfinished.items() if left)
@@ -248,7 +247,7 @@ def main() -> None:
     rows["fresh"] = {
         run: {
             seed: _numbers(
-                json.loads((run_dir(run, seed) / "quality.json").read_text())[task],
+                json.loads((seed_dir(quality_dir, run, seed) / "quality.json").read_text())[task],
                 working_point,
             )
             for seed in run_seeds[run]
@@ -259,7 +258,7 @@ def main() -> None:
         rows[name] = {
             run: {
                 seed: _probed_copy(
-                    run_dir(run, seed),
+                    seed_dir(quality_dir, run, seed),
                     quality_dir / "transfer" / name / run / f"seed{seed}",
                     path,
                     task,
