@@ -442,3 +442,17 @@ def test_the_transfer_table_pairs_each_pretrained_run_with_the_control_on_the_se
     rows["fresh"]["random"] = {1: numbers(0.87)}  # the control lacks the long run's seed: no row, not run
     lines, targets = transfer.table(rows, texts, ["short", "long"], "random", 0.5)
     assert len(lines) == 3 and targets[2] == "TARGET [fresh] long SSL linear AUC beats random init: not run"
+
+
+def test_transfer_names_runs_that_are_not_runs_of_the_config_or_lack_a_control(tmp_path):
+    for runs in (["shower_pairs"], ["shower_pairs", "randon"]):
+        config = {**QG_SHOWERS, "transfer": {**QG_SHOWERS["transfer"], "runs": runs}}
+        assert f"transfer.runs {runs}; expected pretrained runs of the config, then" in _transfer_fails(
+            config, tmp_path
+        )
+
+
+def test_transfer_says_when_no_pretrained_run_is_trained_for_the_seeds_asked(tmp_path):
+    config = {**QG_SHOWERS, "transfer": {**QG_SHOWERS["transfer"], "runs": ["shower_pairs_long", "random"]}}
+    error = _transfer_fails(config, tmp_path)  # --seeds 1: the long run is trained for seed 0 only
+    assert "--seeds 1: no pretrained run of transfer.runs is trained for these seeds" in error
