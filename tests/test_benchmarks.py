@@ -192,6 +192,27 @@ def test_a_report_declared_as_data_renders_rows_paired_differences_and_targets_m
     assert "TARGET" not in QUALITY.Report(config, {}).markdown("header")  # nothing ran: no section
 
 
+def test_a_report_of_some_runs_shows_only_the_sections_whose_runs_are_all_among_them():
+    records = {(run, 0): _record(linear={"1.0": auc}) for run, auc in [("ssl", 0.8), ("init", 0.7), ("long", 0.9)]}
+    table = {"columns": [{"header": "AUC"}], "rows": [{"run": "ssl"}, {"run": "init"}, {"run": "long"}]}
+    defaults = {"task": "qg", "metric": "auc", "fraction": 1.0, "probe": "linear"}
+    sections = [
+        {"for": ["ssl", "init"], "text": "short runs", "defaults": defaults, "tables": [table]},
+        {"for": ["long", "init"], "text": "long run", "defaults": defaults, "tables": [table]},
+    ]
+    config = {"runs": {}, "report": {"metrics": CONFIG["report"]["metrics"], "sections": sections}}
+    assert "short runs" in QUALITY.Report(config, records).markdown("h")  # every section with records
+    text = QUALITY.Report(config, records, only=["long", "init"]).markdown("h")
+    assert "long run" in text and "short runs" not in text
+
+
+def test_the_report_header_names_the_runs_that_train_fixed_steps_whatever_the_budget():
+    runs = QUALITY.resolve_runs(QG_SHOWERS)
+    records = {(run, 0): {} for run in ["shower_pairs_long", "random"]}
+    assert QUALITY.fixed_steps_note(runs, records) == " (fixed steps, whatever the budget: shower_pairs_long)"
+    assert QUALITY.fixed_steps_note(RUNS, {("transformer", 0): {}, ("random", 0): {}}) == ""
+
+
 def test_a_resolution_target_is_met_when_the_best_probe_resolves_better_than_the_cell_sum():
     def energy(linear: float, mlp: float, cell_sum: float) -> dict:
         probes = {"linear": linear, "mlp": mlp, "calibrated cell sum": cell_sum}
@@ -355,6 +376,15 @@ def test_the_long_shower_pair_run_reads_both_shower_files_for_its_one_seed_only(
     assert more["seed"] != showers["seed"] and more["seed"] not in {s["seed"] for s in CONFIG["samples"].values()}
     assert QUALITY.seeds_of(run, [0, 1, 2]) == [0] and QUALITY.seeds_of(run, [1, 2]) == []
     assert QUALITY.seeds_of(short, [0, 1, 2]) == [0, 1, 2]
+
+
+def test_the_long_top_run_reads_both_pretraining_files_for_its_one_seed_only():
+    run, short = TOP_RUNS["transformer_long"], TOP_RUNS["transformer"]
+    assert QUALITY.train_samples(run) == ["pretrain", "pretrain_more"] and QUALITY.train_samples(short) == ["pretrain"]
+    assert QUALITY.needed_samples(run) == {"pretrain", "pretrain_more", "probe"}
+    used = [spec["seed"] for name, spec in TOP["samples"].items() if name != "pretrain_more"]
+    assert TOP["samples"]["pretrain_more"]["seed"] not in [*used, TOP["transfer"]["seed"]]  # jets no other sample holds
+    assert QUALITY.seeds_of(run, [0, 1, 2]) == [0] and run["steps"] > 0
 
 
 def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_file, tmp_path):
