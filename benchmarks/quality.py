@@ -28,6 +28,9 @@ Usage::
     .venv/bin/python benchmarks/quality.py --reproduce              # the published setups (configs/reproduce/)
     .venv/bin/python benchmarks/quality.py --quick                  # a smoke check: small samples, seconds
     .venv/bin/python benchmarks/quality.py --report-only --budget-minutes 20 --threads 2 --report docs/results.md
+
+With ``--report-only``, ``--only A,B`` renders just the sections whose runs are all among A, B, from their
+records alone, to ``--report`` (``WORKDIR/results.*`` stay the whole folder's report).
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ def seed_dir(workdir: Path, name: str, seed: int) -> Path:
 
 def fixed_steps_note(all_runs: dict[str, dict[str, Any]], records: Records) -> str:
     """What the header adds when some reported runs train a fixed ``steps:`` instead of the budget."""
-    fixed = sorted({run for run, _ in records if all_runs.get(run, {}).get("steps", 0) > 0})
+    fixed = sorted({run for run, _ in records if int(all_runs.get(run, {}).get("steps") or 0) > 0})
     return f" (fixed steps, whatever the budget: {', '.join(fixed)})" if fixed else ""
 
 
@@ -662,15 +665,21 @@ def main() -> None:
         "difference is better than its bar by more than one standard error."
     )
     report = Report(config, records, shown)
+    if shown is not None and not list(report.sections()):
+        sections = [section["for"] for section in config["report"]["sections"]]
+        raise SystemExit(f"--only {args.only}: no report section is about these runs alone; sections: {sections}")
     text = report.markdown(header)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         _write(args.report, text)
-    _write(workdir / "results.md", text)
-    _write(workdir / "results.json", json.dumps([records[k] for k in sorted(records)], indent=1))
+    written = [args.report]
+    if shown is None:  # WORKDIR/results.* are the whole folder's report: a part of it goes to --report only
+        _write(workdir / "results.md", text)
+        _write(workdir / "results.json", json.dumps([records[k] for k in sorted(records)], indent=1))
+        written += [workdir / "results.md", workdir / "results.json"]
     figures = report.figures(config["probe"]["label_fractions"], workdir)
     print("\n" + text)
-    print(", ".join(str(p) for p in [workdir / "results.md", args.report, workdir / "results.json", *figures] if p))
+    print(", ".join(str(p) for p in [*written, *figures] if p))
 
 
 if __name__ == "__main__":

@@ -267,6 +267,19 @@ def test_the_report_is_rendered_from_existing_records_alone_with_the_command_tha
     assert "| SSL transformer, linear probe | – | – | 0.800 | 20.0 | 100 | 25,600 | 1.0 | 1 |" in text
     assert (tmp_path / "budget20min_1threads" / "results.md").read_text() == text
     assert not (tmp_path / "samples").exists()  # nothing generated, nothing run
+    # --only: the sections about these runs alone; this config's sections are each about all its runs
+    only = subprocess.run([*command, "--only", "transformer"], capture_output=True, text=True, cwd=BENCHMARKS.parent)
+    assert only.returncode != 0 and "--only transformer: no report section is about these runs alone" in only.stderr
+    assert (tmp_path / "budget20min_1threads" / "results.md").read_text() == text  # the folder's report stays
+
+
+def test_the_command_that_renders_a_report_again_names_only_when_it_chose_the_sections():
+    import argparse
+
+    args = {"config": QUALITY.CONFIG, "workdir": None, "quick": False, "report": None, "only": "a,b"}
+    shown = QUALITY._regenerate(argparse.Namespace(**args, report_only=True), 5)
+    assert shown.startswith(".venv/bin/python benchmarks/quality.py --report-only --only a,b --budget-minutes 5")
+    assert "--only" not in QUALITY._regenerate(argparse.Namespace(**args, report_only=False), 5)  # the whole folder
 
 
 def test_a_record_probed_on_another_probe_sample_is_probed_again_without_pretraining_again(qg_file, tmp_path):
