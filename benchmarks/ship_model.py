@@ -9,7 +9,7 @@ card's last command is this one.
 
 Usage::
 
-    .venv/bin/python benchmarks/ship_model.py benchmarks/models/top_transformer.yaml
+    .venv/bin/python benchmarks/ship_model.py benchmarks/models/top_showers_transformer.yaml
 """
 
 from __future__ import annotations

@@ -400,6 +400,21 @@ def test_the_long_top_run_reads_both_pretraining_files_for_its_one_seed_only():
     assert QUALITY.seeds_of(run, [0, 1, 2]) == [0] and run["steps"] > 0
 
 
+def test_the_top_shower_pair_run_pairs_showers_of_fresh_events_and_is_probed_on_the_augmentation_runs_jets():
+    run = TOP_RUNS["shower_pairs"]
+    paths = {k: Path(f"{k}.root") for k in TOP["samples"]}
+    config = QUALITY.run_config(run, paths, seed=1, steps=5, progress=False)
+    assert config.augment.views == "showers" and run["tasks"] == ["top"]
+    assert config.data.train == [str(paths["showers"])] and config.data.val == [str(paths["showers_val"])]
+    augmented = load_config(BENCHMARKS.parent / TOP_RUNS["transformer"]["config"])
+    assert config.model.params == augmented.model.params  # the same network as the augmentation run and its control
+    showers, val = TOP["samples"]["showers"], TOP["samples"]["showers_val"]
+    assert showers["showers"] == val["showers"] == 2 and showers["jets"] == TOP["samples"]["pretrain"]["jets"]
+    others = [spec["seed"] for name, spec in TOP["samples"].items() if name not in ("showers", "showers_val")]
+    assert {showers["seed"], val["seed"]}.isdisjoint([*others, TOP["transfer"]["seed"]])  # events no other file holds
+    assert QUALITY.samples_of(run)["probe"] == QUALITY.samples_of(TOP_RUNS["transformer"])["probe"]
+
+
 def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_file, tmp_path):
     import numpy as np
     import torch
