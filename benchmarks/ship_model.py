@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VIEWS = {
     "two": "two copies of each jet",
     "detector": "two copies of the first detector replica of each jet",
-    "showers": "two showers of the same hard parton (consecutive jets of a `--showers 2` file)",
+    "showers": "the hardest jets of two showers of one hard process (consecutive jets of a `--showers 2` file)",
     "replicas": "two detector replicas of each jet",
 }
 

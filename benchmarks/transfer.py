@@ -39,7 +39,7 @@ import yaml
 import jetgraph
 from jetgraph import runs
 from jetgraph.probes import probe
-from jetgraph.probes.tasks import WORKING_POINTS
+from jetgraph.probes.tasks import MIN_PASSING_BACKGROUND, WORKING_POINTS
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quality import (  # noqa: E402
@@ -72,14 +72,25 @@ def _arguments() -> argparse.Namespace:
 
 
 def _numbers(result: dict[str, Any], working_point: float) -> dict[str, float]:
-    """Linear-probe AUC and 1/ε_B at ε_S = ``working_point``, and the best observable AUC, with every label."""
+    """Linear-probe AUC and 1/ε_B at ε_S = ``working_point``, and the best observable AUC, with every label.
+
+    ``few``: the rejection rests on fewer than ``MIN_PASSING_BACKGROUND`` passing background jets (the
+    probe's table marks it *, not a result).
+    """
     probes = result["probes"] if "probes" in result else result
     linear = probes["linear"]["1.0"]
+    rejection = linear[f"rejection_at_{working_point:g}"]
     return {
         "auc": linear["auc"]["value"],
-        "rejection": linear[f"rejection_at_{working_point:g}"]["value"],
+        "rejection": rejection["value"],
+        "few": rejection.get("passing_background", MIN_PASSING_BACKGROUND) < MIN_PASSING_BACKGROUND,
         "observables": max(probes[name]["1.0"]["auc"]["value"] for name in OBSERVABLES),
     }
+
+
+def _rejections(numbers: list[dict[str, Any]]) -> str:
+    """Mean ± spread of the rejections, marked * when any of them rests on too few background jets."""
+    return _spread([n["rejection"] for n in numbers], 1) + ("*" if any(n.get("few") for n in numbers) else "")
 
 
 PF_PID = {"track": 211, "ecal": 22, "hcal": 130}
@@ -161,7 +172,7 @@ def table(
         f"| SSL − best observables | SSL 1/ε_B at ε_S={working_point:g} | random init 1/ε_B at ε_S={working_point:g} |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    targets = []
+    targets, shown = [], []
     for name, by_run in rows.items():
         for ssl in pretrained:
             seeds = [s for s in by_run[ssl] if s in by_run[control]]
@@ -173,17 +184,23 @@ def table(
             over_random = [a["auc"] - b["auc"] for a, b in pairs]
             over_observables = [a["auc"] - a["observables"] for a, _ in pairs]
             if pairs:
+                shown += pairs
                 lines.append(
                     f"| {label} | {_spread([a['auc'] for a, _ in pairs])} | {_spread([b['auc'] for _, b in pairs])} "
                     f"| {_spread([a['observables'] for a, _ in pairs])} | {_signed(over_random)} "
-                    f"| {_signed(over_observables)} | {_spread([a['rejection'] for a, _ in pairs], 1)} "
-                    f"| {_spread([b['rejection'] for _, b in pairs], 1)} |"
+                    f"| {_signed(over_observables)} | {_rejections([a for a, _ in pairs])} "
+                    f"| {_rejections([b for _, b in pairs])} |"
                 )
             for what, values in (("random init", over_random), ("the best observables", over_observables)):
                 verdict = ": not run"
                 if values:
                     verdict = f" ({seed_count(len(values))}) -> {'MET' if clears(values, 0.0) else 'NOT MET'}"
                 targets.append(f"TARGET [{name}]{which} SSL linear AUC beats {what}{verdict}")
+    if any(a.get("few") or b.get("few") for a, b in shown):
+        lines += [
+            "",
+            f"\\* rests, in some seed, on fewer than {MIN_PASSING_BACKGROUND} passing background jets: not a result.",
+        ]
     return lines, targets
 
 

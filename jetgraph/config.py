@@ -97,7 +97,7 @@ class AugmentConfig:
     views: str = "two"
     """``two``: two augmentations of each jet; ``replicas``: two detector replicas of it (then
     ``transforms``); ``detector``: two augmentations of replica 0 (one detector, no replica pairing);
-    ``showers``: two showers of one hard parton, consecutive jets of a ``jetgraph generate --showers 2``
+    ``showers``: two showers of one hard process, consecutive jets of a ``jetgraph generate --showers 2``
     file (then ``transforms``; ``train.batch_size`` counts jets, so it makes half as many pairs)."""
     transforms: list[Any] = field(default_factory=list)
     """Particle transforms, a registry list (:func:`jetgraph.augment.build_transforms`), applied to each view."""

@@ -412,7 +412,25 @@ def test_the_top_shower_pair_run_pairs_showers_of_fresh_events_and_is_probed_on_
     assert showers["showers"] == val["showers"] == 2 and showers["jets"] == TOP["samples"]["pretrain"]["jets"]
     others = [spec["seed"] for name, spec in TOP["samples"].items() if name not in ("showers", "showers_val")]
     assert {showers["seed"], val["seed"]}.isdisjoint([*others, TOP["transfer"]["seed"]])  # events no other file holds
-    assert QUALITY.samples_of(run)["probe"] == QUALITY.samples_of(TOP_RUNS["transformer"])["probe"]
+    assert QUALITY.samples_of(run)["probe"] == "probe"  # the jets the augmentation runs are reported on
+
+
+def test_the_top_shower_pair_config_is_the_quark_gluon_recipe_but_for_the_particles_a_top_jet_keeps():
+    top = load_config(BENCHMARKS.parent / "configs/pretrain/top_showers_transformer.yaml")
+    qg = load_config(BENCHMARKS.parent / "configs/pretrain/qg_showers_transformer.yaml")
+    assert top.augment == qg.augment and top.loss == qg.loss and top.train == qg.train
+    assert top.model.head == qg.model.head and top.model.encoder == qg.model.encoder
+    assert {**top.model.params, "max_particles": 64} == qg.model.params and top.model.params["max_particles"] == 100
+
+
+def test_the_long_top_shower_pair_run_reads_both_shower_files_for_its_one_seed_only():
+    run, short = TOP_RUNS["shower_pairs_long"], TOP_RUNS["shower_pairs"]
+    assert QUALITY.train_samples(run) == ["showers", "showers_more"] and QUALITY.train_samples(short) == ["showers"]
+    assert QUALITY.needed_samples(run) == {"showers", "showers_more", "showers_val", "probe"}
+    more = TOP["samples"]["showers_more"]
+    used = [spec["seed"] for name, spec in TOP["samples"].items() if name != "showers_more"]
+    assert more["showers"] == 2 and more["seed"] not in [*used, TOP["transfer"]["seed"]]
+    assert QUALITY.seeds_of(run, [0, 1, 2]) == [0] and run["steps"] > 0
 
 
 def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_file, tmp_path):
@@ -500,6 +518,26 @@ def test_the_transfer_table_pairs_each_pretrained_run_with_the_control_on_the_se
     rows["fresh"]["random"] = {1: numbers(0.87)}  # the control lacks the long run's seed: no row, not run
     lines, targets = transfer.table(rows, texts, ["short", "long"], "random", 0.5)
     assert len(lines) == 3 and targets[2] == "TARGET [fresh] long SSL linear AUC beats random init: not run"
+
+
+def test_a_transfer_rejection_resting_on_too_few_background_jets_is_starred_and_footnoted():
+    transfer = _script("transfer")
+    record = {
+        "linear": {"1.0": {"auc": {"value": 0.9}, "rejection_at_0.3": {"value": 200.0, "passing_background": 4.0}}}
+    }
+    record |= {name: {"1.0": {"auc": {"value": 0.95}}} for name in transfer.OBSERVABLES}
+    few = transfer._numbers(record, 0.3)
+    record["linear"]["1.0"]["rejection_at_0.3"]["passing_background"] = 40.0
+    enough = transfer._numbers(record, 0.3)
+    assert few["few"] and not enough["few"] and few["observables"] == 0.95
+    lines, _ = transfer.table(
+        {"fresh": {"ssl": {0: few}, "random": {0: enough}}}, {"fresh": "jets"}, ["ssl"], "random", 0.3
+    )
+    assert lines[2].endswith("| 200.0* | 200.0 |") and "fewer than 10 passing background jets" in lines[-1]
+    lines, _ = transfer.table(
+        {"fresh": {"ssl": {0: enough}, "random": {0: enough}}}, {"fresh": "jets"}, ["ssl"], "random", 0.3
+    )
+    assert len(lines) == 3 and "*" not in lines[2]
 
 
 def test_transfer_names_runs_that_are_not_runs_of_the_config_or_lack_a_control(tmp_path):

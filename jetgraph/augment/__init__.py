@@ -18,7 +18,7 @@ input; image transforms act on (N, C, H, W) jet images. Every transform is calle
 - ``images.py``: :class:`RandomFlip`, :class:`RandomResizedCrop`, :class:`Brightness`.
 - ``compose.py``: :class:`Compose`, transforms in order with one generator.
 - ``views.py``: :class:`TwoViews` (two augmented views), :class:`ReplicaViews` (two detector replicas)
-  and :class:`ShowerViews` (two showers of one hard parton).
+  and :class:`ShowerViews` (two showers of one hard process).
 - ``registry.py``: :data:`TRANSFORMS` by name and :func:`build_transforms` from a YAML-style list.
 """
 

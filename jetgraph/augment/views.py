@@ -94,7 +94,7 @@ class ReplicaViews(_ThenTransform):
 
 
 class ShowerViews(_ThenTransform):
-    """Two showers of the same hard parton as the positive pair (re-simulation; optionally augmented).
+    """Two showers of the same hard process as the positive pair (re-simulation; optionally augmented).
 
     For batches of jets generated with ``showers=2`` (:func:`jetgraph.generate.generate`), in which
     jets ``2k`` and ``2k + 1`` are the same hard event showered and hadronised twice (the data
