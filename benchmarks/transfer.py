@@ -39,7 +39,7 @@ import yaml
 import jetgraph
 from jetgraph import runs
 from jetgraph.probes import probe
-from jetgraph.probes.tasks import MIN_PASSING_BACKGROUND, WORKING_POINTS
+from jetgraph.probes.tasks import MIN_PASSING_BACKGROUND, WORKING_POINTS, few_background
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quality import (  # noqa: E402
@@ -83,7 +83,7 @@ def _numbers(result: dict[str, Any], working_point: float) -> dict[str, float]:
     return {
         "auc": linear["auc"]["value"],
         "rejection": rejection["value"],
-        "few": rejection.get("passing_background", MIN_PASSING_BACKGROUND) < MIN_PASSING_BACKGROUND,
+        "few": few_background(rejection),
         "observables": max(probes[name]["1.0"]["auc"]["value"] for name in OBSERVABLES),
     }
 
