@@ -7,8 +7,8 @@ For each run of the config (``benchmarks/quality.yaml``) and each seed:
 2. budget: a few training steps of the run's config are timed on this machine and the wall-clock
    budget becomes ``train.max_steps`` (the warm-up and cosine span exactly those steps), so the
    printed step count reproduces the run anywhere; ``steps: 0`` is the random-initialisation
-   control, ``supervised: true`` trains the same encoder on every label of the pretraining sample
-   for the same budget instead (:func:`jetgraph.probes.supervised.supervised_baseline`);
+   control, ``supervised: true`` trains the same encoder (``init_run``'s, default ``random``) on every
+   label of the pretraining sample for the same budget instead (:func:`jetgraph.probes.supervised.supervised_baseline`);
 3. pretraining (resumed when a previous invocation was killed), then ``jetgraph probe`` on the run's
    probe sample with the seed as the split seed, so that every row of one seed shares its test jets;
    a record probed on another probe sample is probed again (and left out of the report until it is).
@@ -230,11 +230,13 @@ def pair_accuracy(run_dir: Path) -> list[float] | None:
 def _supervised(
     run: dict[str, Any], seed: int, samples: dict[str, Path], settings: dict[str, Any], workdir: Path
 ) -> dict[str, Any]:
-    """The random-initialised encoder (run ``random``) trained on every pretraining label for the budget.
+    """The random-initialised encoder trained on every pretraining label for the budget.
 
-    Scored on the probe sample's test split of ``seed``, the split ``jetgraph probe`` uses.
+    The encoder is the step-0 checkpoint of the run named by ``init_run`` (default ``random``): the control
+    that the pretrained runs of the same encoder are compared with. Scored on the probe sample's test split
+    of ``seed``, the split ``jetgraph probe`` uses.
     """
-    random_dir = seed_dir(workdir, "random", seed)
+    random_dir = seed_dir(workdir, run.get("init_run", "random"), seed)
     if runs.latest_checkpoint(random_dir) is None:
         pretrain(run_config(run, samples, seed, 0, False), random_dir)
     encoder, config, _ = runs.load_encoder(random_dir)

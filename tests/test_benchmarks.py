@@ -552,3 +552,29 @@ def test_transfer_says_when_no_pretrained_run_is_trained_for_the_seeds_asked(tmp
     config = {**QG_SHOWERS, "transfer": {**QG_SHOWERS["transfer"], "runs": ["shower_pairs_long", "random"]}}
     error = _transfer_fails(config, tmp_path)  # --seeds 1: the long run is trained for seed 0 only
     assert "--seeds 1: no pretrained run of transfer.runs is trained for these seeds" in error
+
+
+def test_the_pair_bias_runs_are_the_shower_pair_run_with_the_bias_and_their_own_controls():
+    paths = {k: Path(f"{k}.root") for k in TOP["samples"]}
+    built = {name: QUALITY.run_config(TOP_RUNS[name], paths, seed=1, steps=5, progress=False) for name in TOP_RUNS}
+    plain, biased = built["shower_pairs"], built["pair_bias"]
+    assert biased.model.params == {**plain.model.params, "pair_bias": True}
+    assert dataclasses.replace(biased, model=plain.model) == plain  # nothing else changes
+    for control in ("random_pair_bias", "supervised_pair_bias", "pair_bias_val", "random_pair_bias_val"):
+        assert built[control].model == biased.model, control
+    assert TOP_RUNS["random_pair_bias"]["steps"] == 0 == TOP_RUNS["random_pair_bias_val"]["steps"]
+    assert TOP_RUNS["supervised_pair_bias"]["init_run"] == "random_pair_bias"  # the same encoder, at step 0
+    assert TOP_RUNS["supervised"].get("init_run", "random") == "random"
+
+
+def test_a_supervised_reference_trains_the_step_0_encoder_of_its_init_run(qg_file, tmp_path):
+    run = {
+        "config": "configs/pretrain/qg_transformer.yaml", "tasks": ["qg"], "references": [], "supervised": True,
+        "init_run": "tiny_init", "set": ["model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
+                                          "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32"],
+    }  # fmt: skip
+    settings = {"budget_minutes": 0.01, "label_fractions": [1.0], "bootstraps": 5, "progress": False, "reprobe": False}
+    record = QUALITY.one_run("tiny_supervised", run, 0, {"pretrain": qg_file, "probe": qg_file}, settings, tmp_path)
+    assert (tmp_path / "runs" / "tiny_init" / "seed0" / "checkpoints" / "step-00000000.pt").exists()
+    assert not (tmp_path / "runs" / "random").exists()
+    assert record["steps"] >= 1 and 0 < record["qg"]["supervised (all pretraining labels)"]["1.0"]["auc"]["value"] <= 1
