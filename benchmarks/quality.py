@@ -4,11 +4,12 @@ For each run of the config (``benchmarks/quality.yaml``) and each seed:
 
 1. samples: the samples the runs need are generated with ``jetgraph generate`` (Pythia 8 + FastJet
    + the replica detector), once, and reused;
-2. budget: a few training steps of the run's config are timed on this machine and the wall-clock
-   budget becomes ``train.max_steps`` (the warm-up and cosine span exactly those steps), so the
-   printed step count reproduces the run anywhere; ``steps: 0`` is the random-initialisation
-   control, ``supervised: true`` trains the same encoder (``init_run``'s, default ``random``) on every
-   label of the pretraining sample for the same budget instead (:func:`jetgraph.probes.supervised.supervised_baseline`);
+2. budget: a few training steps of the run's config are timed on this machine (once per run: its
+   other seeds reuse the step count) and the wall-clock budget becomes ``train.max_steps`` (the
+   warm-up and cosine span exactly those steps), so the printed step count reproduces the run anywhere;
+   ``steps: 0`` is the random-initialisation control, ``supervised: true`` trains the same encoder
+   (``init_run``'s, default ``random``) on every label of the pretraining sample for the same budget
+   instead (:func:`jetgraph.probes.supervised.supervised_baseline`);
 3. pretraining (resumed when a previous invocation was killed), then ``jetgraph probe`` on the run's
    probe sample with the seed as the split seed, so that every row of one seed shares its test jets;
    a record probed on another probe sample is probed again (and left out of the report until it is).
@@ -300,13 +301,19 @@ def _pretrain_and_probe(
     settings: dict[str, Any],
     old: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """Calibrate the budget (once: ``plan.json``), pretrain (resumed) and probe every task of the run."""
+    """Calibrate the budget, pretrain (resumed) and probe every task of the run.
+
+    The budget is calibrated once per run: a seed writes its step count to ``plan.json``, and a seed without
+    one reuses the lowest seed's that has one, so that seeds differ only in their randomness, not in how busy
+    the machine was when each was timed.
+    """
     budget_s = settings["budget_minutes"] * 60
     plan = run_dir / "plan.json"
+    calibrated = sorted(run_dir.parent.glob("seed*/plan.json"), key=lambda p: int(p.parent.name.removeprefix("seed")))
     if "steps" in run:
         steps, step_s = int(run["steps"]), 0.0
-    elif plan.exists():  # calibrated by an earlier invocation that was stopped
-        planned = json.loads(plan.read_text())
+    elif plan.exists() or calibrated:  # calibrated by an earlier invocation, or by the run's first seed
+        planned = json.loads((plan if plan.exists() else calibrated[0]).read_text())
         steps, step_s = planned["steps"], planned["step_s"]
     else:
         calibration = run_config(run, samples, seed, None, False)

@@ -578,3 +578,20 @@ def test_a_supervised_reference_trains_the_step_0_encoder_of_its_init_run(qg_fil
     assert (tmp_path / "runs" / "tiny_init" / "seed0" / "checkpoints" / "step-00000000.pt").exists()
     assert not (tmp_path / "runs" / "random").exists()
     assert record["steps"] >= 1 and 0 < record["qg"]["supervised (all pretraining labels)"]["1.0"]["auc"]["value"] <= 1
+
+
+def test_a_seed_reuses_the_calibration_of_the_runs_lowest_calibrated_seed(qg_file, tmp_path):
+    run = {
+        "config": "configs/pretrain/qg_transformer.yaml", "tasks": ["qg"], "references": [],
+        "set": ["model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
+                "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32"],
+    }  # fmt: skip
+    runs_dir = tmp_path / "runs" / "tiny"
+    for seed, steps in [(0, 2), (3, 7)]:  # seed 0 was timed on a quiet machine, seed 3 on a busy one
+        (runs_dir / f"seed{seed}").mkdir(parents=True)
+        (runs_dir / f"seed{seed}" / "plan.json").write_text(json.dumps({"steps": steps, "step_s": 0.5 * steps}))
+    settings = {"budget_minutes": 0.1, "label_fractions": [1.0], "bootstraps": 5, "progress": False, "reprobe": False}
+    record = QUALITY.one_run("tiny", run, 1, {"pretrain": qg_file, "probe": qg_file}, settings, tmp_path)
+    assert (record["steps"], record["step_s"]) == (2, 1.0)
+    assert json.loads((runs_dir / "seed1" / "plan.json").read_text()) == {"steps": 2, "step_s": 1.0}
+    assert (runs_dir / "seed1" / "checkpoints" / "step-00000002.pt").exists()
