@@ -564,6 +564,8 @@ def test_the_pair_bias_runs_are_the_shower_pair_run_with_the_bias_and_their_own_
         assert built[control].model == biased.model, control
     assert TOP_RUNS["random_pair_bias"]["steps"] == 0 == TOP_RUNS["random_pair_bias_val"]["steps"]
     assert TOP_RUNS["supervised_pair_bias"]["init_run"] == "random_pair_bias"  # the same encoder, at step 0
+    supervised = [QUALITY.train_samples(TOP_RUNS[name]) for name in ("supervised_pair_bias", "supervised")]
+    assert supervised[0] == supervised[1] == ["pretrain"]  # the labelled jets, not the shower pairs
     assert TOP_RUNS["supervised"].get("init_run", "random") == "random"
 
 
