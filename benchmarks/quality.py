@@ -41,6 +41,7 @@ import copy
 import csv
 import json
 import math
+import re
 import statistics
 import subprocess
 import sys
@@ -70,6 +71,7 @@ from jetgraph.train import Trainer, pretrain
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "benchmarks" / "quality.yaml"
+SEED_FOLDER = re.compile(r"seed(\d+)")  # a run's seed folders: seed0, seed1, ...
 CALIBRATION_SECONDS = 30.0  # timed steps per calibration, at least 3
 GROUPS = ("runs", "tuning", "reproduce")  # the config's groups of runs
 Records = dict[tuple[str, int], dict[str, Any]]  # (run, seed) -> its quality.json
@@ -293,6 +295,14 @@ def one_run(
     return record
 
 
+def _calibrated_seeds(run_folder: Path) -> list[Path]:
+    """The ``plan.json`` of every seed folder (``seed<N>``) of a run, lowest seed first."""
+    seeds = {
+        int(m[1]): path for path in run_folder.glob("seed*/plan.json") if (m := SEED_FOLDER.fullmatch(path.parent.name))
+    }
+    return [seeds[seed] for seed in sorted(seeds)]
+
+
 def _pretrain_and_probe(
     run: dict[str, Any],
     run_dir: Path,
@@ -309,10 +319,9 @@ def _pretrain_and_probe(
     """
     budget_s = settings["budget_minutes"] * 60
     plan = run_dir / "plan.json"
-    calibrated = sorted(run_dir.parent.glob("seed*/plan.json"), key=lambda p: int(p.parent.name.removeprefix("seed")))
     if "steps" in run:
         steps, step_s = int(run["steps"]), 0.0
-    elif plan.exists() or calibrated:  # calibrated by an earlier invocation, or by the run's first seed
+    elif plan.exists() or (calibrated := _calibrated_seeds(run_dir.parent)):  # by an earlier invocation or seed
         planned = json.loads((plan if plan.exists() else calibrated[0]).read_text())
         steps, step_s = planned["steps"], planned["step_s"]
     else:

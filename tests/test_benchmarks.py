@@ -589,11 +589,14 @@ def test_a_seed_reuses_the_calibration_of_the_runs_lowest_calibrated_seed(qg_fil
                 "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32"],
     }  # fmt: skip
     runs_dir = tmp_path / "runs" / "tiny"
-    for seed, steps in [(0, 2), (3, 7)]:  # seed 0 was timed on a quiet machine, seed 3 on a busy one
-        (runs_dir / f"seed{seed}").mkdir(parents=True)
-        (runs_dir / f"seed{seed}" / "plan.json").write_text(json.dumps({"steps": steps, "step_s": 0.5 * steps}))
+    # seed 2 was timed on a quiet machine, seed 10 (first as text) on a busy one; seed 5 has its own plan
+    for folder, steps in [("seed2", 2), ("seed10", 7), ("seed5", 3), ("seed1.bak", 9)]:
+        (runs_dir / folder).mkdir(parents=True)
+        (runs_dir / folder / "plan.json").write_text(json.dumps({"steps": steps, "step_s": 0.5 * steps}))
     settings = {"budget_minutes": 0.1, "label_fractions": [1.0], "bootstraps": 5, "progress": False, "reprobe": False}
-    record = QUALITY.one_run("tiny", run, 1, {"pretrain": qg_file, "probe": qg_file}, settings, tmp_path)
+    samples = {"pretrain": qg_file, "probe": qg_file}
+    record = QUALITY.one_run("tiny", run, 4, samples, settings, tmp_path)
     assert (record["steps"], record["step_s"]) == (2, 1.0)
-    assert json.loads((runs_dir / "seed1" / "plan.json").read_text()) == {"steps": 2, "step_s": 1.0}
-    assert (runs_dir / "seed1" / "checkpoints" / "step-00000002.pt").exists()
+    assert json.loads((runs_dir / "seed4" / "plan.json").read_text()) == {"steps": 2, "step_s": 1.0}
+    assert (runs_dir / "seed4" / "checkpoints" / "step-00000002.pt").exists()
+    assert QUALITY.one_run("tiny", run, 5, samples, settings, tmp_path)["steps"] == 3  # its own plan first
