@@ -282,13 +282,17 @@ def test_the_command_that_renders_a_report_again_names_only_when_it_chose_the_se
     assert "--only" not in QUALITY._regenerate(argparse.Namespace(**args, report_only=False), 5)  # the whole folder
 
 
+TINY_RUN = {
+    "config": "configs/pretrain/qg_transformer.yaml", "tasks": ["qg"], "references": [],
+    "set": ["model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
+            "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32"],
+}  # fmt: skip
+"""A quality run of a tiny transformer on the q/g test file: seconds to pretrain and probe."""
+TINY_SETTINGS = {"budget_minutes": 0.1, "label_fractions": [1.0], "bootstraps": 5, "progress": False, "reprobe": False}
+
+
 def test_a_record_probed_on_another_probe_sample_is_probed_again_without_pretraining_again(qg_file, tmp_path):
-    run = {
-        "config": "configs/pretrain/qg_transformer.yaml", "steps": 2, "tasks": ["qg"], "references": [],
-        "set": ["model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
-                "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32"],
-    }  # fmt: skip
-    settings = {"budget_minutes": 0.1, "label_fractions": [1.0], "bootstraps": 5, "progress": False, "reprobe": False}
+    run, settings = {**TINY_RUN, "steps": 2}, TINY_SETTINGS
     first = QUALITY.one_run("tiny", run, 0, {"pretrain": qg_file, "probe": qg_file}, settings, tmp_path)
     assert first["probe_sample"] == qg_file.name and first["qg"]["linear"]["1.0"]["auc"]["value"] > 0.5
     checkpoint = tmp_path / "runs" / "tiny" / "seed0" / "checkpoints" / "step-00000002.pt"
@@ -570,12 +574,8 @@ def test_the_pair_bias_runs_are_the_shower_pair_run_with_the_bias_and_their_own_
 
 
 def test_a_supervised_reference_trains_the_step_0_encoder_of_its_init_run(qg_file, tmp_path):
-    run = {
-        "config": "configs/pretrain/qg_transformer.yaml", "tasks": ["qg"], "references": [], "supervised": True,
-        "init_run": "tiny_init", "set": ["model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
-                                          "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32"],
-    }  # fmt: skip
-    settings = {"budget_minutes": 0.01, "label_fractions": [1.0], "bootstraps": 5, "progress": False, "reprobe": False}
+    run = {**TINY_RUN, "supervised": True, "init_run": "tiny_init"}
+    settings = {**TINY_SETTINGS, "budget_minutes": 0.01}
     record = QUALITY.one_run("tiny_supervised", run, 0, {"pretrain": qg_file, "probe": qg_file}, settings, tmp_path)
     assert (tmp_path / "runs" / "tiny_init" / "seed0" / "checkpoints" / "step-00000000.pt").exists()
     assert not (tmp_path / "runs" / "random").exists()
@@ -583,17 +583,13 @@ def test_a_supervised_reference_trains_the_step_0_encoder_of_its_init_run(qg_fil
 
 
 def test_a_seed_reuses_the_calibration_of_the_runs_lowest_calibrated_seed(qg_file, tmp_path):
-    run = {
-        "config": "configs/pretrain/qg_transformer.yaml", "tasks": ["qg"], "references": [],
-        "set": ["model.params={dim: 16, layers: 1, heads: 2, ffn: 32, max_particles: 48}",
-                "model.head={hidden: 32, out_dim: 16}", "train.batch_size=32"],
-    }  # fmt: skip
+    run = TINY_RUN
     runs_dir = tmp_path / "runs" / "tiny"
     # seed 2 was timed on a quiet machine, seed 10 (first as text) on a busy one; seed 5 has its own plan
     for folder, steps in [("seed2", 2), ("seed10", 7), ("seed5", 3), ("seed1.bak", 9)]:
         (runs_dir / folder).mkdir(parents=True)
         (runs_dir / folder / "plan.json").write_text(json.dumps({"steps": steps, "step_s": 0.5 * steps}))
-    settings = {"budget_minutes": 0.1, "label_fractions": [1.0], "bootstraps": 5, "progress": False, "reprobe": False}
+    settings = TINY_SETTINGS
     samples = {"pretrain": qg_file, "probe": qg_file}
     record = QUALITY.one_run("tiny", run, 4, samples, settings, tmp_path)
     assert (record["steps"], record["step_s"]) == (2, 1.0)
