@@ -127,14 +127,15 @@ def supervised_baseline(
     worth about ``min(calibration_s, budget_s / 10)`` seconds, at least 10) are timed, and their
     difference, in which copying the encoder and the warm-up cancel, gives the time per step. Then
     exactly ``budget_s`` worth of steps are trained (:func:`train_classifier` with ``steps``, as
-    many epochs as it takes). The labels are ``JetBatch.label``, 0 or 1.
+    many epochs as it takes). The labels are ``JetBatch.label``, 0 or 1. Training jets from a
+    ``--showers`` file may be used: the hard event of each jet (``jet_event``) is not read.
 
     Raises:
         ProbeError: a budget that is not a positive number of seconds, fewer than 2 training jets.
     """
     if not budget_s > 0:
         raise ProbeError(f"budget_s={budget_s!r}; expected a positive number of seconds")
-    jets = JetBatch.cat([train_jets, test_jets])
+    jets = JetBatch.cat([_without_events(train_jets), _without_events(test_jets)])
     labels = jets.label.numpy()
     train = np.arange(train_jets.num_jets)
     test = train_jets.num_jets + np.arange(test_jets.num_jets)
@@ -155,6 +156,15 @@ def supervised_baseline(
     wall_s = time.perf_counter() - start
     jets_seen = steps * _batch_size(batch_size, len(train))
     return Baseline(scores=scores, steps=steps, jets_seen=jets_seen, step_s=step_s, wall_s=wall_s)
+
+
+def _without_events(jets: JetBatch) -> JetBatch:
+    """``jets`` without ``jet_event`` (the pairing of a shower-pair file), so that any two sets can be joined."""
+    if "jet_event" not in jets:
+        return jets
+    out = copy.copy(jets)
+    del out["jet_event"]
+    return out
 
 
 def _batch_size(batch_size: int, num_train: int) -> int:

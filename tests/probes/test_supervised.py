@@ -93,3 +93,13 @@ def test_a_supervised_baseline_trains_on_every_label_for_its_budget_and_scores_t
     assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())  # a copy was trained
     with pytest.raises(ProbeError, match="budget_s=0"):
         supervised_baseline(encoder, inputs, jets, jets, 0)
+
+
+def test_a_supervised_baseline_trains_on_shower_pairs_beside_ordinary_test_jets(tmp_path):
+    jets = JetBatch.from_jets(jetgraph.read(write_jetclass(tmp_path / "j.root", n_jets=40, seed=9)))
+    paired = jets.take(slice(0, 30))
+    paired = paired.replace(jet_event=torch.arange(30) // 2)  # what a --showers 2 file's jets carry
+    encoder = build_encoder("transformer", num_node_features(jets), dim=8, layers=1, heads=2, ffn=16, pooling="sum")
+    result = supervised_baseline(encoder, Inputs(AugmentConfig(), "graph"), paired, jets.take(slice(30, 40)), 0.2)
+    assert result.scores.shape == (10,)
+    assert "jet_event" in paired  # the caller's jets are left as they were
