@@ -122,7 +122,14 @@ def resolve_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         merged.setdefault("references", [])
         return merged
 
-    return {name: resolve(name) for name in runs_config}
+    resolved = {name: resolve(name) for name in runs_config}
+    for name, run in resolved.items():
+        if run.get("supervised") and run.get("init_run", "random") not in resolved:
+            raise SystemExit(
+                f"benchmarks/quality: run {name!r} has init_run: {run.get('init_run', 'random')!r}, which is not a run "
+                f"of the config; runs: {list(resolved)}"
+            )
+    return resolved
 
 
 def samples_of(run: dict[str, Any]) -> dict[str, str]:

@@ -596,3 +596,12 @@ def test_a_seed_reuses_the_calibration_of_the_runs_lowest_calibrated_seed(qg_fil
     assert json.loads((runs_dir / "seed4" / "plan.json").read_text()) == {"steps": 2, "step_s": 1.0}
     assert (runs_dir / "seed4" / "checkpoints" / "step-00000002.pt").exists()
     assert QUALITY.one_run("tiny", run, 5, samples, settings, tmp_path)["steps"] == 3  # its own plan first
+
+
+def test_a_supervised_reference_whose_init_run_is_not_in_the_config_is_refused():
+    supervised = {"like": "random", "supervised": True, "init_run": "rnd"}
+    config = {"runs": {"random": {"config": "c.yaml"}, "sup": supervised}}
+    with pytest.raises(SystemExit, match="'sup' has init_run: 'rnd', which is not a run of the config"):
+        QUALITY.resolve_runs(config)
+    del supervised["init_run"]
+    assert QUALITY.resolve_runs(config)["sup"]["supervised"]  # the default, random, is there
