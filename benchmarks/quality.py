@@ -132,6 +132,11 @@ def resolve_runs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return resolved
 
 
+def quick_runs(all_runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The runs of a ``--quick`` smoke check: a fixed step count (a long run) becomes the budget's; step 0 stays."""
+    return {name: {k: v for k, v in run.items() if k != "steps" or v == 0} for name, run in all_runs.items()}
+
+
 def samples_of(run: dict[str, Any]) -> dict[str, str]:
     """The samples a run measures held-out pairs on and is probed on (names in ``samples:``; the samples it
     trains on: :func:`train_samples`)."""
@@ -654,6 +659,7 @@ def main() -> None:
     if args.quick:  # 400 probe jets, at most 600 of every other sample
         samples = {k: {**v, "jets": 400 if k == "probe" else min(600, v["jets"])} for k, v in samples.items()}
         budget, workdir = 0.2, workdir.with_name(workdir.name + "_quick")
+        all_runs = quick_runs(all_runs)
     workdir = workdir / f"budget{budget:g}min_{torch.get_num_threads()}threads"  # a budget means these cores
     paths = sample_paths(samples, workdir.parent)
     if not args.report_only:

@@ -605,3 +605,9 @@ def test_a_supervised_reference_whose_init_run_is_not_in_the_config_is_refused()
         QUALITY.resolve_runs(config)
     del supervised["init_run"]
     assert QUALITY.resolve_runs(config)["sup"]["supervised"]  # the default, random, is there
+
+
+def test_a_quick_smoke_check_trains_the_long_runs_for_its_budget_not_their_fixed_steps():
+    quick = QUALITY.quick_runs(TOP_RUNS)
+    assert TOP_RUNS["shower_pairs_long"]["steps"] == 3200 and "steps" not in quick["shower_pairs_long"]
+    assert quick["random"]["steps"] == 0 and quick["shower_pairs"] == TOP_RUNS["shower_pairs"]
