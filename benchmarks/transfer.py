@@ -2,7 +2,8 @@
 
 The ``transfer`` section of a quality config (``benchmarks/quality_top.yaml``,
 ``benchmarks/quality_qg_showers.yaml``) names the runs to probe (the pretrained encoders, then their
-random-initialisation control, last; each for the seeds it was trained for), the ``task`` (default ``top``), the
+random-initialisation control, last; each for the seeds it was trained for), ``controls`` (a pretrained run
+whose encoder differs from the last run's, mapped to its own random-init control), the ``task`` (default ``top``), the
 ``working_point`` of the rejection column (default ε_S = 0.3) and the shifts. A shift is a sample
 YAML (another jet pT window, multiparton interactions off, ...), generated once with a seed no run
 used, or ``detector_of: SAMPLE``: that sample of the config (it needs detector replicas) at detector
@@ -157,16 +158,16 @@ def _probed_copy(
 def table(
     rows: dict[str, dict[str, dict[int, dict[str, float]]]],
     texts: dict[str, str],
-    pretrained: list[str],
-    control: str,
+    controls: dict[str, str],
     working_point: float,
 ) -> tuple[list[str], list[str]]:
     """The markdown table and the TARGET lines: a row per shift (per shift and pretrained run when several).
 
-    ``rows`` holds, per shift, run and seed, the :func:`_numbers` of a probe. Each pretrained run is
-    paired, seed by seed, with the control on the seeds both have; a row without such a seed says
-    ``not run``.
+    ``rows`` holds, per shift, run and seed, the :func:`_numbers` of a probe. Each pretrained run (the keys
+    of ``controls``, in order) is paired, seed by seed, with its random-init control on the seeds both
+    have; a row without such a seed says ``not run``.
     """
+    pretrained = list(controls)
     lines = [
         "| probed on | SSL linear AUC | random init linear AUC | best observables AUC | SSL − random init "
         f"| SSL − best observables | SSL 1/ε_B at ε_S={working_point:g} | random init 1/ε_B at ε_S={working_point:g} |",
@@ -175,8 +176,9 @@ def table(
     targets, shown = [], []
     for name, by_run in rows.items():
         for ssl in pretrained:
-            seeds = [s for s in by_run[ssl] if s in by_run[control]]
-            pairs = [(by_run[ssl][s], by_run[control][s]) for s in seeds]
+            control = by_run[controls[ssl]]
+            seeds = [s for s in by_run[ssl] if s in control]
+            pairs = [(by_run[ssl][s], control[s]) for s in seeds]
             label, which = texts[name], ""
             if len(pretrained) > 1:  # say which run, and on which seeds its row rests
                 on = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
@@ -227,17 +229,25 @@ def main() -> None:
             f"{args.config}: transfer.runs {spec['runs']}; expected pretrained runs of the config, then their "
             f"random-init control: {list(all_runs)}"
         )
-    run_seeds = {run: seeds_of(all_runs[run], seeds) for run in spec["runs"]}  # the seeds each run was trained for
     *pretrained, random = spec["runs"]
+    own_controls = spec.get("controls", {})
+    if not set(own_controls) <= set(pretrained) or not set(own_controls.values()) <= set(all_runs):
+        raise SystemExit(
+            f"{args.config}: transfer.controls {own_controls}; expected runs of transfer.runs {pretrained} mapped to "
+            f"their random-init control, a run of the config: {list(all_runs)}"
+        )
+    run_seeds = {run: seeds_of(all_runs[run], seeds) for run in all_runs}  # the seeds each run was trained for
     if left_out := [run for run in pretrained if not run_seeds[run]]:
         print(f"{', '.join(left_out)}: trained for none of seeds {seeds}, left out", flush=True)
         pretrained = [run for run in pretrained if run_seeds[run]]
     if not pretrained:
         raise SystemExit(f"--seeds {args.seeds}: no pretrained run of transfer.runs is trained for these seeds")
+    controls = {run: own_controls.get(run, random) for run in pretrained}
+    probed = list(dict.fromkeys([*pretrained, random, *controls.values()]))  # each with its seeds
 
     unfinished = {
         run: [s for s in run_seeds[run] if not (seed_dir(quality_dir, run, s) / "quality.json").exists()]
-        for run in spec["runs"]
+        for run in probed
     }
     if any(unfinished.values()):
         runs_left = ",".join(run for run, left in unfinished.items() if left)
@@ -269,7 +279,7 @@ def main() -> None:
             )
             for seed in run_seeds[run]
         }
-        for run in spec["runs"]
+        for run in probed
     }
     for name, path in paths.items():
         rows[name] = {
@@ -285,7 +295,7 @@ def main() -> None:
                 )
                 for seed in run_seeds[run]
             }
-            for run in spec["runs"]
+            for run in probed
         }
     texts = {"fresh": f"the quality runs' test sample ({fresh['jets']:,} jets, seed {fresh['seed']})"}
     texts |= {name: f"{shift['text']} ({shift['jets']:,} jets, seed {shift['seed']})" for name, shift in shifts.items()}
@@ -296,7 +306,7 @@ def main() -> None:
         "each sample with every label, scored on its 20% test split; mean ± standard deviation over pretraining "
         "seeds; differences paired per seed, on the same test jets."
     )
-    lines, targets = table(rows, texts, pretrained, random, working_point)
+    lines, targets = table(rows, texts, controls, working_point)
     text = "\n".join([header, "", *lines, "", "```", *targets, "```", ""])
     out = quality_dir / "transfer.md"
     _write(out, text)

@@ -498,6 +498,13 @@ def test_transfer_names_a_detector_shift_of_a_sample_the_config_does_not_have(tm
     assert "transfer.shifts.detector.detector_of 'prob'; expected a sample of the config" in error
 
 
+def test_transfer_names_a_control_that_is_not_a_run_of_the_config(tmp_path):
+    config = {**TOP, "transfer": {**TOP["transfer"], "controls": {"shower_pairs": "random_bias"}}}
+    assert "transfer.controls {'shower_pairs': 'random_bias'}; expected runs of transfer.runs" in _transfer_fails(
+        config, tmp_path
+    )
+
+
 def test_transfer_names_a_working_point_the_probes_do_not_measure(tmp_path):
     config = {**QG_SHOWERS, "transfer": {**QG_SHOWERS["transfer"], "working_point": 0.4}}
     assert "transfer.working_point 0.4; expected one of" in _transfer_fails(config, tmp_path)
@@ -512,16 +519,20 @@ def test_the_transfer_table_pairs_each_pretrained_run_with_the_control_on_the_se
     control = {0: numbers(0.86), 1: numbers(0.87)}
     rows = {"fresh": {"short": {0: numbers(0.87), 1: numbers(0.88)}, "long": {0: numbers(0.89)}, "random": control}}
     texts = {"fresh": "test jets"}
-    lines, targets = transfer.table(rows, texts, ["short"], "random", 0.5)
+    lines, targets = transfer.table(rows, texts, {"short": "random"}, 0.5)
     assert lines[2].startswith("| test jets | 0.875 ± 0.007 | 0.865 ± 0.007 | 0.850 ± 0.000 | +0.010 ± 0.000 | +0.025")
     assert targets[0] == "TARGET [fresh] SSL linear AUC beats random init (2 seeds) -> MET"
-    lines, targets = transfer.table(rows, texts, ["short", "long"], "random", 0.5)
+    lines, targets = transfer.table(rows, texts, {"short": "random", "long": "random"}, 0.5)
     assert lines[2].startswith("| test jets: short (seeds 0, 1) | 0.875 ± 0.007 |")
     assert lines[3].startswith("| test jets: long (seed 0) | 0.890 | 0.860 | 0.850 | +0.030 | +0.040 |")
     assert targets[2] == "TARGET [fresh] long SSL linear AUC beats random init (1 seed) -> MET"
     rows["fresh"]["random"] = {1: numbers(0.87)}  # the control lacks the long run's seed: no row, not run
-    lines, targets = transfer.table(rows, texts, ["short", "long"], "random", 0.5)
+    lines, targets = transfer.table(rows, texts, {"short": "random", "long": "random"}, 0.5)
     assert len(lines) == 3 and targets[2] == "TARGET [fresh] long SSL linear AUC beats random init: not run"
+    rows["fresh"]["random_long"] = {0: numbers(0.90)}  # a run with another encoder is paired with its own control
+    lines, targets = transfer.table(rows, texts, {"short": "random", "long": "random_long"}, 0.5)
+    assert lines[3].startswith("| test jets: long (seed 0) | 0.890 | 0.900 | 0.850 | -0.010 | +0.040 |")
+    assert targets[2] == "TARGET [fresh] long SSL linear AUC beats random init (1 seed) -> NOT MET"
 
 
 def test_a_transfer_rejection_resting_on_too_few_background_jets_is_starred_and_footnoted():
@@ -535,11 +546,11 @@ def test_a_transfer_rejection_resting_on_too_few_background_jets_is_starred_and_
     enough = transfer._numbers(record, 0.3)
     assert few["few"] and not enough["few"] and few["observables"] == 0.95
     lines, _ = transfer.table(
-        {"fresh": {"ssl": {0: few}, "random": {0: enough}}}, {"fresh": "jets"}, ["ssl"], "random", 0.3
+        {"fresh": {"ssl": {0: few}, "random": {0: enough}}}, {"fresh": "jets"}, {"ssl": "random"}, 0.3
     )
     assert lines[2].endswith("| 200.0* | 200.0 |") and "fewer than 10 passing background jets" in lines[-1]
     lines, _ = transfer.table(
-        {"fresh": {"ssl": {0: enough}, "random": {0: enough}}}, {"fresh": "jets"}, ["ssl"], "random", 0.3
+        {"fresh": {"ssl": {0: enough}, "random": {0: enough}}}, {"fresh": "jets"}, {"ssl": "random"}, 0.3
     )
     assert len(lines) == 3 and "*" not in lines[2]
 
