@@ -155,6 +155,14 @@ def _probed_copy(
     return _numbers(json.loads(done.read_text()), working_point)
 
 
+def paired_seeds(controls: dict[str, str], run_seeds: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The seeds each control is probed on: those of its own that a run paired with it has too."""
+    return {
+        control: [s for s in run_seeds[control] if any(s in run_seeds[r] for r, c in controls.items() if c == control)]
+        for control in set(controls.values())
+    }
+
+
 def table(
     rows: dict[str, dict[str, dict[int, dict[str, float]]]],
     texts: dict[str, str],
@@ -243,7 +251,8 @@ def main() -> None:
     if not pretrained:
         raise SystemExit(f"--seeds {args.seeds}: no pretrained run of transfer.runs is trained for these seeds")
     controls = {run: own_controls.get(run, random) for run in pretrained}
-    probed = list(dict.fromkeys([*pretrained, random, *controls.values()]))  # each with its seeds
+    run_seeds |= paired_seeds(controls, run_seeds)
+    probed = list(dict.fromkeys([*pretrained, *controls.values()]))
 
     unfinished = {
         run: [s for s in run_seeds[run] if not (seed_dir(quality_dir, run, s) / "quality.json").exists()]

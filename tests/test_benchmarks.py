@@ -622,3 +622,10 @@ def test_a_quick_smoke_check_trains_the_long_runs_for_its_budget_not_their_fixed
     quick = QUALITY.quick_runs(TOP_RUNS)
     assert TOP_RUNS["shower_pairs_long"]["steps"] == 3200 and "steps" not in quick["shower_pairs_long"]
     assert quick["random"]["steps"] == 0 and quick["shower_pairs"] == TOP_RUNS["shower_pairs"]
+
+
+def test_a_transfer_control_is_probed_on_the_seeds_of_the_runs_paired_with_it():
+    transfer = _script("transfer")
+    run_seeds = {"short": [0, 1, 2], "long": [0], "bias_long": [0], "random": [0, 1, 2], "random_bias": [0, 1, 2]}
+    controls = {"short": "random", "long": "random", "bias_long": "random_bias"}
+    assert transfer.paired_seeds(controls, run_seeds) == {"random": [0, 1, 2], "random_bias": [0]}
