@@ -294,7 +294,7 @@ def _run_or_model(run_dir: Path | None, model: str | None) -> None:
 @app.command(
     epilog=_example(
         "jetgraph embed runs/qg --data data/qg_test.root --out qg_test_embedding.h5",
-        "jetgraph embed --model top_showers_transformer --data my_jets.root --out my_embedding.h5",
+        "jetgraph embed --model top_pair_bias_transformer --data my_jets.root --out my_embedding.h5",
     )
 )
 def embed(
@@ -340,7 +340,7 @@ def embed(
         "jetgraph probe runs/qg --task qg --data data/qg_test.root",
         "jetgraph probe runs/top --config configs/probe/top.yaml --threads 2",
         "jetgraph probe runs/replicas --task energy --label-fractions 1 --no-supervised",
-        "jetgraph probe --model top_showers_transformer --task top --data my_top_jets.root --out top_model",
+        "jetgraph probe --model top_pair_bias_transformer --task top --data my_top_jets.root --out top_model",
     )
 )
 def probe(
@@ -443,7 +443,7 @@ def recipes() -> None:
 
 
 @app.command(
-    epilog=_example("jetgraph models", "jetgraph embed --model top_showers_transformer --data my.root --out emb.h5")
+    epilog=_example("jetgraph models", "jetgraph embed --model top_pair_bias_transformer --data my.root --out emb.h5")
 )
 def models() -> None:
     """List the encoders shipped with jetgraph (use them with embed or probe --model NAME)."""

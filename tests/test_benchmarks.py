@@ -36,9 +36,9 @@ RUNS = QUALITY.resolve_runs(CONFIG)
 SAMPLES = {name: Path(f"{name}.root") for name in CONFIG["samples"]}
 
 
-def _build(run: dict):
+def _build(run: dict, samples: dict[str, Path] = SAMPLES):
     """The run's config with its loss, augmentations, encoder and head built (what a Trainer checks first)."""
-    config = QUALITY.run_config(run, SAMPLES, seed=3, steps=7, progress=False)
+    config = QUALITY.run_config(run, samples, seed=3, steps=7, progress=False)
     build_loss(config.loss.name, **config.loss.params)
     augment.build_transforms(config.augment.transforms)
     encoder = build_encoder(config.model.encoder, 13, **config.model.params)
@@ -356,6 +356,12 @@ def test_every_transfer_shift_is_the_sample_with_one_change_and_probes_runs_of_t
         QUALITY.resolve_runs(config)[run] for run in spec["runs"]
     )  # the encoders, then their control
     assert pretrained and control["steps"] == 0 and all(run.get("steps") != 0 for run in pretrained)
+    paths = {sample: Path(f"{sample}.root") for sample in config["samples"]}
+    for run, own in spec.get("controls", {}).items():  # an encoder of its own, against its own random init
+        resolved = QUALITY.resolve_runs(config)
+        assert run in spec["runs"] and resolved[own]["steps"] == 0
+        models = [_build(resolved[name], paths).model for name in (own, run)]
+        assert models[0] == models[1] != _build(control, paths).model
     assert spec["seed"] not in {s["seed"] for s in config["samples"].values()}
     if "detector_of" in shift:  # the same jets at detector level: the sample must have a replica
         assert config["samples"][shift["detector_of"]].get("replicas", 0) >= 1

@@ -125,7 +125,9 @@ def test_a_model_over_the_size_limit_is_refused_and_leaves_the_shipped_one_as_it
 
 def test_jetgraph_ships_a_model():
     # README and the command examples use them
-    assert {"qg_showers_transformer", "top_showers_transformer"} <= set(pretrained.available())
+    assert {"qg_showers_transformer", "top_showers_transformer", "top_pair_bias_transformer"} <= set(
+        pretrained.available()
+    )
 
 
 @pytest.mark.parametrize("name", pretrained.available())
