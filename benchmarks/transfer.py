@@ -2,8 +2,9 @@
 
 The ``transfer`` section of a quality config (``benchmarks/quality_top.yaml``,
 ``benchmarks/quality_qg_showers.yaml``) names the runs to probe (the pretrained encoders, then their
-random-initialisation control, last; each for the seeds it was trained for), ``controls`` (a pretrained run
-whose encoder differs from the last run's, mapped to its own random-init control), the ``task`` (default ``top``), the
+random-initialisation control, last; each for the seeds it was trained for, a control for the seeds of the runs
+paired with it), ``controls`` (a pretrained run whose encoder differs from the last run's, mapped to its own
+random-init control, a run with ``steps: 0``), the ``task`` (default ``top``), the
 ``working_point`` of the rejection column (default ε_S = 0.3) and the shifts. A shift is a sample
 YAML (another jet pT window, multiparton interactions off, ...), generated once with a seed no run
 used, or ``detector_of: SAMPLE``: that sample of the config (it needs detector replicas) at detector
@@ -173,7 +174,8 @@ def table(
 
     ``rows`` holds, per shift, run and seed, the :func:`_numbers` of a probe. Each pretrained run (the keys
     of ``controls``, in order) is paired, seed by seed, with its random-init control on the seeds both
-    have; a row without such a seed says ``not run``.
+    have; a run without such a seed gets no row, and its TARGET lines say ``not run``. When the runs have
+    different controls, each row names its own.
     """
     pretrained = list(controls)
     lines = [
@@ -190,7 +192,8 @@ def table(
             label, which = texts[name], ""
             if len(pretrained) > 1:  # say which run, and on which seeds its row rests
                 on = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
-                label, which = f"{texts[name]}: {ssl} ({on})", f" {ssl}"
+                against = f" against {controls[ssl]}" if len(set(controls.values())) > 1 else ""
+                label, which = f"{texts[name]}: {ssl}{against} ({on})", f" {ssl}"
             over_random = [a["auc"] - b["auc"] for a, b in pairs]
             over_observables = [a["auc"] - a["observables"] for a, _ in pairs]
             if pairs:
@@ -239,10 +242,14 @@ def main() -> None:
         )
     *pretrained, random = spec["runs"]
     own_controls = spec.get("controls", {})
-    if not set(own_controls) <= set(pretrained) or not set(own_controls.values()) <= set(all_runs):
+    if (
+        not isinstance(own_controls, dict)
+        or not set(own_controls) <= set(pretrained)
+        or any(all_runs.get(c, {}).get("steps") != 0 for c in own_controls.values())
+    ):
         raise SystemExit(
             f"{args.config}: transfer.controls {own_controls}; expected runs of transfer.runs {pretrained} mapped to "
-            f"their random-init control, a run of the config: {list(all_runs)}"
+            f"their random-init control, a run of the config with steps: 0: {list(all_runs)}"
         )
     run_seeds = {run: seeds_of(all_runs[run], seeds) for run in all_runs}  # the seeds each run was trained for
     if left_out := [run for run in pretrained if not run_seeds[run]]:

@@ -504,11 +504,10 @@ def test_transfer_names_a_detector_shift_of_a_sample_the_config_does_not_have(tm
     assert "transfer.shifts.detector.detector_of 'prob'; expected a sample of the config" in error
 
 
-def test_transfer_names_a_control_that_is_not_a_run_of_the_config(tmp_path):
-    config = {**TOP, "transfer": {**TOP["transfer"], "controls": {"shower_pairs": "random_bias"}}}
-    assert "transfer.controls {'shower_pairs': 'random_bias'}; expected runs of transfer.runs" in _transfer_fails(
-        config, tmp_path
-    )
+@pytest.mark.parametrize("controls", [{"shower_pairs": "random_bias"}, {"shower_pairs": "pair_bias"}, ["random"]])
+def test_transfer_names_a_control_that_is_not_an_untrained_run_of_the_config(controls, tmp_path):
+    config = {**TOP, "transfer": {**TOP["transfer"], "controls": controls}}
+    assert f"transfer.controls {controls}; expected runs of transfer.runs" in _transfer_fails(config, tmp_path)
 
 
 def test_transfer_names_a_working_point_the_probes_do_not_measure(tmp_path):
@@ -531,14 +530,14 @@ def test_the_transfer_table_pairs_each_pretrained_run_with_the_control_on_the_se
     lines, targets = transfer.table(rows, texts, {"short": "random", "long": "random"}, 0.5)
     assert lines[2].startswith("| test jets: short (seeds 0, 1) | 0.875 ± 0.007 |")
     assert lines[3].startswith("| test jets: long (seed 0) | 0.890 | 0.860 | 0.850 | +0.030 | +0.040 |")
-    assert targets[2] == "TARGET [fresh] long SSL linear AUC beats random init (1 seed) -> MET"
+    assert targets[2] == "TARGET [fresh] long SSL linear AUC beats random init (1 seed, no error estimate) -> MET"
     rows["fresh"]["random"] = {1: numbers(0.87)}  # the control lacks the long run's seed: no row, not run
     lines, targets = transfer.table(rows, texts, {"short": "random", "long": "random"}, 0.5)
     assert len(lines) == 3 and targets[2] == "TARGET [fresh] long SSL linear AUC beats random init: not run"
     rows["fresh"]["random_long"] = {0: numbers(0.90)}  # a run with another encoder is paired with its own control
     lines, targets = transfer.table(rows, texts, {"short": "random", "long": "random_long"}, 0.5)
-    assert lines[3].startswith("| test jets: long (seed 0) | 0.890 | 0.900 | 0.850 | -0.010 | +0.040 |")
-    assert targets[2] == "TARGET [fresh] long SSL linear AUC beats random init (1 seed) -> NOT MET"
+    assert lines[3].startswith("| test jets: long against random_long (seed 0) | 0.890 | 0.900 | 0.850 | -0.010 |")
+    assert targets[2] == "TARGET [fresh] long SSL linear AUC beats random init (1 seed, no error estimate) -> NOT MET"
 
 
 def test_a_transfer_rejection_resting_on_too_few_background_jets_is_starred_and_footnoted():
@@ -615,10 +614,13 @@ def test_a_seed_reuses_the_calibration_of_the_runs_lowest_calibrated_seed(qg_fil
     assert QUALITY.one_run("tiny", run, 5, samples, settings, tmp_path)["steps"] == 3  # its own plan first
 
 
-def test_a_supervised_reference_whose_init_run_is_not_in_the_config_is_refused():
+def test_a_supervised_reference_whose_init_run_is_not_an_untrained_run_of_the_config_is_refused():
     supervised = {"like": "random", "supervised": True, "init_run": "rnd"}
-    config = {"runs": {"random": {"config": "c.yaml"}, "sup": supervised}}
-    with pytest.raises(SystemExit, match="'sup' has init_run: 'rnd', which is not a run of the config"):
+    config = {"runs": {"random": {"config": "c.yaml", "steps": 0}, "trained": {"config": "c.yaml"}, "sup": supervised}}
+    with pytest.raises(SystemExit, match="'sup' has init_run: 'rnd'; expected a run of the config with steps: 0"):
+        QUALITY.resolve_runs(config)
+    supervised["init_run"] = "trained"  # a pretrained encoder would make the reference a fine-tune
+    with pytest.raises(SystemExit, match="'sup' has init_run: 'trained'; expected a run of the config with steps: 0"):
         QUALITY.resolve_runs(config)
     del supervised["init_run"]
     assert QUALITY.resolve_runs(config)["sup"]["supervised"]  # the default, random, is there
