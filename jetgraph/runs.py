@@ -193,9 +193,10 @@ def load_encoder(
 
 # fmt: off
 METRIC_FIELDS = ("step", "epoch", "split", "loss", "lr", "jets_per_s", "alignment", "uniformity", "pair_accuracy",
-                 "temperature")
+                 "temperature", "resident_gb")
 # fmt: on
-"""Columns of ``metrics.csv``; from ``loss`` on they are TensorBoard scalars too (``train/loss``, ``val/loss``...)."""
+"""Columns of ``metrics.csv``; from ``loss`` on they are TensorBoard scalars too (``train/loss``, ``val/loss``...).
+``resident_gb`` is the writing process's resident memory when the row was logged."""
 
 
 class MetricsLog:

@@ -42,7 +42,7 @@ from jetgraph.errors import JetGraphError
 from jetgraph.features import num_node_features
 from jetgraph.inputs import EncoderInput, Inputs, num_jets
 from jetgraph.losses import alignment, build_loss, pair_accuracy, uniformity
-from jetgraph.memory import keep_freed_memory
+from jetgraph.memory import HeapGuard, keep_freed_memory, resident_bytes
 from jetgraph.models import ENCODERS
 from jetgraph.paths import expand_paths, is_remote
 from jetgraph.version import __version__
@@ -238,8 +238,9 @@ class Trainer:
             torch.set_num_threads(config.train.threads)
         self.run_dir = Path(run_dir)
         self.device = _device(config.train.device)
-        if self.device.type == "cpu":  # large activations reuse freed memory instead of page-faulting each step
-            keep_freed_memory()
+        # on a CPU, large activations reuse freed memory instead of page-faulting each step; the guard hands
+        # it back when the heap fragments (jetgraph/memory.py)
+        self.heap = HeapGuard() if self.device.type == "cpu" and keep_freed_memory() else None
         self.dist = Distributed(self.device)
         self.rank, self.world_size, self.is_main = self.dist.rank, self.dist.world_size, self.dist.is_main
         self._lock = outputs.lock(self.run_dir, "pretrain") if self.is_main else None  # one writer per run
@@ -500,6 +501,8 @@ class Trainer:
                 if not self.dist.all_have(batch is not None):
                     break
                 last_loss = self.train_step(batch)
+                if self.heap is not None:
+                    self.heap.after_step()
                 self.step += 1
                 self.batch_in_epoch += 1
                 window_jets += batch.num_jets * self.world_size
@@ -516,6 +519,7 @@ class Trainer:
                             "lr": self.scheduler.get_last_lr()[0],
                             "jets_per_s": rate,
                             "temperature": getattr(self.loss, "temperature", ""),
+                            "resident_gb": round(resident_bytes() / 2**30, 2),
                         }
                     )
                     window_jets, window_start = 0, time.perf_counter()

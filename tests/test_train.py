@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from jetgraph.cli import app
 from jetgraph.config import load_config
 from jetgraph.data import JetDataset
 from jetgraph.io.examples import write_jetclass
+from jetgraph.memory import HeapGuard
 from jetgraph.probes.embed import embed
 from jetgraph.train import Trainer, cosine_schedule, pretrain
 
@@ -203,6 +205,18 @@ def test_torchrun_style_ddp_pretraining_keeps_ranks_in_step(jetclass, tmp_path, 
     first, second = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert all(torch.equal(first[k], second[k]) for k in first)  # DDP kept the replicas identical
     assert runs.latest_checkpoint(tmp_path).name == "step-00000004.pt"
+
+
+def test_a_cpu_run_hands_its_heap_to_the_guard_after_every_step_and_logs_its_resident_memory(jetclass, tmp_path):
+    overrides = [*TINY, f"data.train={jetclass}", "train.max_steps=3", "train.batch_size=16", "train.log_every=1"]
+    trainer = Trainer(load_config(None, overrides), tmp_path / "run")
+    trainer.fit()
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert isinstance(trainer.heap, HeapGuard) == glibc  # jetgraph/memory.py: only glibc's malloc is set up
+    assert trainer.heap is None or trainer.heap.steps == 3
+    rows = [row for row in _metrics(tmp_path / "run") if row["split"] == "train"]
+    assert [row["step"] for row in rows] == ["1", "2", "3"]
+    assert all(0.05 < float(row["resident_gb"]) < 64 for row in rows)
 
 
 def test_embed_writes_representations_with_ids_labels_and_kinematics(jetclass, tmp_path):
