@@ -139,7 +139,7 @@ def test_a_run_on_two_nodes_resumes_after_one_node_is_killed(jets, tmp_path):
         time.sleep(0.2)
     _kill_node(second)  # one node gone: the other cannot go on alone
     try:  # it stops at its next collective, or waits on the rendezvous store the dead node held: stop it then
-        first.wait(timeout=60)
+        first.wait(timeout=10)
     except subprocess.TimeoutExpired:
         _kill_node(first)
     assert first.returncode != 0

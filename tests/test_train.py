@@ -256,10 +256,10 @@ def detector_file(jetclass, tmp_path_factory):
     return jetgraph.write(jets, tmp_path_factory.mktemp("det") / "det.root")
 
 
-def _two_steps(config: Path, data: Path, batch_size: int, run_dir: Path) -> None:
-    """Train a shipped config for two steps on ``data``, nothing else overridden but the batch size."""
+def _two_steps(config: Path, data: Path, batch_size: int, run_dir: Path, *extra: str) -> None:
+    """Train a shipped config for two steps on ``data``, nothing else overridden but the batch size (and ``extra``)."""
     overrides = [f"data.train={data}", "data.val=[]", "train.max_steps=2", f"train.batch_size={batch_size}",
-                 "train.progress=false"]  # fmt: skip
+                 "train.progress=false", *extra]  # fmt: skip
     result = pretrain(config, run_dir, overrides=overrides)
     assert result.steps == 2 and np.isfinite(result.metrics["loss"])
 
@@ -274,12 +274,16 @@ def test_every_shipped_config_trains(name, jetclass, detector_file, showers_file
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in REPRODUCE.glob("*.yaml")))
 def test_every_reproduced_setup_trains_and_embeds_what_it_evaluates(name, jetclass, detector_file, tmp_path):
-    """Each configs/reproduce setup as shipped (only data, steps and batch size overridden): two steps, then the
-    embedding its evaluation reads (JetCLR: the first layer of the checkpoint's projection head)."""
+    """Each configs/reproduce setup as shipped (only data, steps, batch size and precision overridden): two steps,
+    then the embedding its evaluation reads (JetCLR: the first layer of the checkpoint's projection head).
+
+    fp32 and 64 held-out jets: ``precision: auto`` would time JetCLR's width in bf16 first, a minute on a CPU
+    without bf16 units (test_precision_auto_is_decided_once_and_recorded tests auto), and its evaluations of
+    every jet of the file took half a minute more."""
     config = load_config(REPRODUCE / f"{name}.yaml")
     detector = config.augment.views in ("replicas", "detector")
     data = detector_file if detector else jetclass
-    _two_steps(REPRODUCE / f"{name}.yaml", data, 32, tmp_path / name)
+    _two_steps(REPRODUCE / f"{name}.yaml", data, 32, tmp_path / name, "train.precision=fp32", "data.val_jets=64")
     out = embed(tmp_path / name, data, tmp_path / "emb.h5", batch_size=64)
     with h5py.File(out) as handle:
         representation = torch.from_numpy(handle["representation"][:])
