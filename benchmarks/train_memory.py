@@ -13,20 +13,19 @@ settings last for the life of a process), one after the other:
 - ``guarded``: ``keep_freed_memory`` with ``HeapGuard``, what the trainer does on a CPU.
 
 Per run: peak resident memory (the kernel's ``VmHWM`` of the process, sampled every second), jets/s
-(the mean of ``metrics.csv``'s train rows after the first 20 steps), the guard's trims, the step a
-process reached if it was stopped at ``--memory-limit`` GB, and the resident memory it logged every 50
-steps. Whether the heap fragments varies from run to run (the same run with ``keep`` grew to 16 GB once
-and stayed at 7 GB once): name a mode twice in ``--modes`` to run it twice. The training files are ``--data`` (shower
-pairs: ``jetgraph generate top_qcd --showers 2``), or a sample of ``--jets`` jets generated into
-``--workdir`` on the first run.
+(the mean of ``metrics.csv``'s train rows after the first 20 steps), the guard's trims, the last step
+a process logged (every 10) if it was stopped at ``--memory-limit`` GB, and the resident memory it
+logged every 50 steps. Whether the heap fragments varies from run to run (of three ``keep`` runs of
+the same command, two kept growing and one stayed at 6.4 GB): name a mode twice in ``--modes`` to run
+it twice. The training files are ``--data`` (shower pairs: ``jetgraph generate top_qcd --showers 2``),
+or a sample of ``--jets`` jets generated into ``--workdir`` on the first run.
 
 Target: the guarded peak <= 1.5x the default malloc's (the highest of each), at >= 0.9x the jets/s of
-``keep`` (the mean of each). The exit code is
-0 whether or not it is met.
+``keep`` (the mean of each). The exit code is 0 whether or not it is met.
 
 Usage::
 
-    python benchmarks/train_memory.py                       # 300 steps per mode (about an hour on 2 cores)
+    python benchmarks/train_memory.py                 # 300 steps per mode: half an hour on 2 cores, and the sample
     python benchmarks/train_memory.py --steps 30 --jets 2000  # smoke check
     python benchmarks/train_memory.py --data data/quality_top/samples/showers_top_qcd_40000_seed6.root \\
         data/quality_top/samples/showers_more_top_qcd_40000_seed8.root     # pair_bias_long's training files

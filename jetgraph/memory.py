@@ -14,8 +14,8 @@ that change with each batch's widest jet) alternate with long-lived ones (the ne
 a freed hole may be too small for the next step, the heap grows and the holes stay resident. Pair-bias
 pretraining on top jets grew from 5 GB to over 20 GB in a few hundred steps that way. :class:`HeapGuard`
 watches the resident memory after each step and, once it has grown by half over what the first steps
-settled at, hands the free pages back (``malloc_trim``): a step or so of page faults, then reuse again
-(``benchmarks/train_memory.py`` measures both).
+settled at, hands the free pages back (``malloc_trim``): the next steps fault those pages in again, then
+reuse them (``benchmarks/train_memory.py`` measures both ways).
 """
 
 from __future__ import annotations

@@ -519,7 +519,7 @@ class Trainer:
                             "lr": self.scheduler.get_last_lr()[0],
                             "jets_per_s": rate,
                             "temperature": getattr(self.loss, "temperature", ""),
-                            "resident_gb": round(resident_bytes() / 2**30, 2),
+                            "resident_gb": round(resident_bytes() / 2**30, 2) or "",  # blank without /proc
                         }
                     )
                     window_jets, window_start = 0, time.perf_counter()

@@ -457,7 +457,7 @@ def test_detector_level_jets_are_what_detector_view_makes_of_each_replica(qg_fil
 
     jets = simulate(jetgraph.read(qg_file)[:40], load_detector("default"), 2, np.random.default_rng(3))
     replicas = jetgraph.write(jets, tmp_path / "replicas.root", label_names=["gluon", "quark"])
-    transfer = _script("transfer")  # it puts benchmarks/ on sys.path for its own `from quality import`
+    transfer = TRANSFER
     out = tmp_path / "detector.root"
     transfer.make_detector_level(replicas, out)
     assert jetgraph.read(out).attrs["label_names"] == ["gluon", "quark"]
@@ -520,7 +520,7 @@ def test_transfer_names_a_working_point_the_probes_do_not_measure(tmp_path):
 
 
 def test_the_transfer_table_pairs_each_pretrained_run_with_the_control_on_the_seeds_both_have():
-    transfer = _script("transfer")
+    transfer = TRANSFER
 
     def numbers(auc: float) -> dict[str, float]:
         return {"auc": auc, "rejection": 20.0, "observables": 0.85}
@@ -545,7 +545,7 @@ def test_the_transfer_table_pairs_each_pretrained_run_with_the_control_on_the_se
 
 
 def test_a_transfer_rejection_resting_on_too_few_background_jets_is_starred_and_footnoted():
-    transfer = _script("transfer")
+    transfer = TRANSFER
     record = {
         "linear": {"1.0": {"auc": {"value": 0.9}, "rejection_at_0.3": {"value": 200.0, "passing_background": 4.0}}}
     }
@@ -637,7 +637,7 @@ def test_a_quick_smoke_check_trains_the_long_runs_for_its_budget_not_their_fixed
 
 
 def test_a_transfer_control_is_probed_on_the_seeds_of_the_runs_paired_with_it():
-    transfer = _script("transfer")
+    transfer = TRANSFER
     run_seeds = {"short": [0, 1, 2], "long": [0], "bias_long": [0], "random": [0, 1, 2], "random_bias": [0, 1, 2]}
     controls = {"short": "random", "long": "random", "bias_long": "random_bias"}
     assert transfer.paired_seeds(controls, run_seeds) == {"random": [0, 1, 2], "random_bias": [0]}

@@ -277,9 +277,9 @@ def test_every_reproduced_setup_trains_and_embeds_what_it_evaluates(name, jetcla
     """Each configs/reproduce setup as shipped (only data, steps, batch size and precision overridden): two steps,
     then the embedding its evaluation reads (JetCLR: the first layer of the checkpoint's projection head).
 
-    fp32 and 64 held-out jets: ``precision: auto`` would time JetCLR's width in bf16 first, a minute on a CPU
-    without bf16 units (test_precision_auto_is_decided_once_and_recorded tests auto), and its evaluations of
-    every jet of the file took half a minute more."""
+    fp32, and evaluations on 64 jets (the file's first: no held-out file here): ``precision: auto`` would time
+    JetCLR's width in bf16 first, a minute on a CPU without bf16 units (test_precision_auto_is_decided_once_and_recorded
+    tests auto), and evaluating every jet of the file took half a minute more."""
     config = load_config(REPRODUCE / f"{name}.yaml")
     detector = config.augment.views in ("replicas", "detector")
     data = detector_file if detector else jetclass
