@@ -41,7 +41,8 @@ TARGET_JETS = 40_000
 FRACTIONS = (0.01, 0.1, 1.0)
 
 
-def _cpu() -> str:
+def cpu_name() -> str:
+    """The CPU's model name and core count, for a benchmark's first line (``train_memory.py`` uses it too)."""
     try:
         names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
     except OSError:
@@ -77,7 +78,7 @@ def main() -> None:
         cores = os.cpu_count() or 1
         timings = {threads: probe_once(run, data, threads) for threads in dict.fromkeys((1, cores))}
         jets = jetgraph.count(str(data))  # read, split 60/20/20 into training, validation and test jets
-    print(f"# {_cpu()}; {data}")
+    print(f"# {cpu_name()}; {data}")
     stages = list(next(iter(timings.values()))[1])
     print(f"{'stage':<44}" + "".join(f"{f'{t} thread(s), s':>20}" for t in timings))
     for name in stages:

@@ -37,7 +37,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -126,14 +125,6 @@ def measure(mode: str, data: list[str], steps: int, threads: int, limit_gb: floa
         }
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
 def _sample(workdir: Path, jets: int) -> list[str]:
     path = workdir / f"top_qcd_showers_{jets}_seed6.root"
     if not path.exists():  # jetgraph generate writes atomically: a file that exists is whole
@@ -163,8 +154,10 @@ def main() -> None:
     modes = [mode for mode in args.modes.split(",") if mode]
     if unknown := sorted(set(modes) - set(MODES)):
         parser.error(f"--modes: unknown {', '.join(unknown)}; expected some of {', '.join(MODES)}")
+    from probe import cpu_name  # here, not in the measured children: probe.py imports the generator
+
     data = args.data or _sample(args.workdir, args.jets)
-    print(f"{_cpu()}, {args.threads} threads; pair-bias pretraining, {args.steps} steps of 512 jets per mode")
+    print(f"{cpu_name()}, {args.threads} threads; pair-bias pretraining, {args.steps} steps of 512 jets per mode")
     results = []
     for mode in modes:
         results.append(measure(mode, data, args.steps, args.threads, args.memory_limit))
