@@ -37,6 +37,7 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,16 +126,6 @@ def measure(mode: str, data: list[str], steps: int, threads: int, limit_gb: floa
         }
 
 
-def _sample(workdir: Path, jets: int) -> list[str]:
-    path = workdir / f"top_qcd_showers_{jets}_seed6.root"
-    if not path.exists():  # jetgraph generate writes atomically: a file that exists is whole
-        command = [sys.executable, "-m", "jetgraph", "generate", "top_qcd", "--jets", str(jets), "--showers", "2",
-                   "--seed", "6", "--out", str(path)]  # fmt: skip
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
-    return [str(path)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="training steps per mode (default 300)")
@@ -154,9 +145,15 @@ def main() -> None:
     modes = [mode for mode in args.modes.split(",") if mode]
     if unknown := sorted(set(modes) - set(MODES)):
         parser.error(f"--modes: unknown {', '.join(unknown)}; expected some of {', '.join(MODES)}")
-    from probe import cpu_name  # here, not in the measured children: probe.py imports the generator
+    from probe import cpu_name  # here, not in the measured children: these import the generator
+    from quality import make_samples
 
-    data = args.data or _sample(args.workdir, args.jets)
+    data = args.data
+    if not data:  # made once, as quality.py makes its samples
+        path = args.workdir / f"top_qcd_showers_{args.jets}_seed6.root"
+        spec = {"sample": "top_qcd", "jets": args.jets, "showers": 2, "seed": 6}
+        make_samples({"showers": spec}, {"showers": path}, workers=args.threads)
+        data = [str(path)]
     print(f"{cpu_name()}, {args.threads} threads; pair-bias pretraining, {args.steps} steps of 512 jets per mode")
     results = []
     for mode in modes:
@@ -172,17 +169,14 @@ def main() -> None:
     of = {mode: [row for row in results if row["mode"] == mode] for mode in MODES}
     if all(of.values()):
         memory = max(row["peak_gb"] for row in of["guarded"]) / max(row["peak_gb"] for row in of["default"])
-        speed = _mean(of["guarded"], "jets_per_s") / _mean(of["keep"], "jets_per_s")
+        rate = {mode: statistics.fmean(row["jets_per_s"] for row in rows) for mode, rows in of.items()}
+        speed = rate["guarded"] / rate["keep"]
         met = all(row["stopped_at"] is None for row in of["guarded"]) and memory <= 1.5 and speed >= 0.9
         verdict = "MET" if met else "NOT MET"
         print(f"\nTARGET guarded peak memory <= 1.5x the default malloc's (is {memory:.2f}x, highest of each) "
               f"at >= 0.9x the jets/s of keep (is {speed:.2f}x, mean of each) -> {verdict}")  # fmt: skip
     else:
         print("\nTARGET needs all three modes (--modes default,keep,guarded) -> NOT MEASURED")
-
-
-def _mean(rows: list[dict], key: str) -> float:
-    return sum(row[key] for row in rows) / len(rows)
 
 
 if __name__ == "__main__":
