@@ -363,6 +363,7 @@ def _pretrain_and_probe(
             supervised_fractions=run["references"] or None,
             supervised_epochs=run.get("reference_epochs", 20),
             progress=settings["progress"],
+            replace=True,  # a probe sample changed since: its record says which sample it probed
         )
         if task != "energy":
             record[task] = result["probes"]

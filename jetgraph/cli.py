@@ -379,6 +379,14 @@ def probe(
         typer.Option(help="Also train the encoder on the labels, from scratch and fine-tuned; default yes."),
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for the probes (as train.threads).")] = None,
+    replace: Annotated[
+        bool | None,
+        typer.Option(
+            "--replace",
+            help="Replace RUN/probe/TASK.json when it holds a probe of other --data files.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Measure what a frozen representation knows: probes, label-fraction scan, baselines, plots.
 
@@ -400,6 +408,7 @@ def probe(
             typer.echo(f"error: --label-fractions {label_fractions!r}; expected numbers such as 0.01,0.1,1", err=True)
             raise typer.Exit(code=2) from None
     given = {"recipe": recipe, "seed": seed, "supervised": supervised, "label_fractions": fractions, "threads": threads}
+    given.update(replace=replace)
     given.update(task=task.value if task is not None else None, data=[str(d) for d in data] if data else None)
     settings = dataclasses.replace(settings, **{k: v for k, v in given.items() if v is not None})
     if model is not None:

@@ -52,7 +52,14 @@ from jetgraph.outputs import locked, written_atomically
 from jetgraph.paths import expand_paths
 from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
 from jetgraph.probes.embed import embed
-from jetgraph.probes.metrics import ProbeError, ProbeWarning, bootstrap, passing_background, response_resolution
+from jetgraph.probes.metrics import (
+    ProbeError,
+    ProbeWarning,
+    bootstrap,
+    paired_bootstrap,
+    passing_background,
+    response_resolution,
+)
 from jetgraph.probes.observables import cell_energy_sum, names_of, observable_matrix
 from jetgraph.probes.plots import class_names, label_fraction_figure, map_figure, response_figure, roc_figure
 from jetgraph.probes.regress import calibrate_sum, fit_predict_energy
@@ -332,6 +339,7 @@ def _classification(
         },
         "probes": {name: {str(f): m for f, m in values.items()} for name, values in scan.items()},
     }
+    results["versus_observables"] = _versus_observables(results["probes"], y_test, scores, bootstraps, seed)
     paired = {
         "test_index": test.astype(np.int64),  # rows of the embedding: positions in the stream of valid jets
         "label": y_test.astype(np.int8),
@@ -340,6 +348,30 @@ def _classification(
         "score": np.array([s for _, s in scores.values()], dtype=np.float64).reshape(len(scores), len(test)),
     }
     return results, curves, paired
+
+
+def _versus_observables(
+    probes: dict[str, dict[str, Any]],
+    y_test: np.ndarray,
+    scores: dict[str, tuple[float, np.ndarray]],
+    bootstraps: int,
+    seed: int,
+) -> dict[str, Any]:
+    """AUC of each probe minus AUC of the best observable baseline, on the same test jets (paired bootstrap).
+
+    At the largest label fraction, against whichever of the two observable baselines has the higher AUC
+    on these test jets: a choice made on the test jets, in the baseline's favour, so that "beats the
+    observables" is never the luck of picking the weaker one.
+    """
+    fraction, _ = next(iter(scores.values()))
+    key = str(fraction)
+    baseline = max(BASELINE_PROBES, key=lambda name: probes[name][key]["auc"]["value"])
+    versus = {}
+    for name, (f, score) in scores.items():
+        if name in BASELINE_PROBES or f != fraction:
+            continue  # a reference trained at a smaller fraction is not paired
+        versus[name] = paired_bootstrap(y_test, scores[baseline][1], score, n=bootstraps, seed=seed)
+    return {"baseline": baseline, "fraction": fraction, "probes": versus}
 
 
 def _energy(
@@ -444,6 +476,7 @@ def probe(
     supervised_epochs: int = 20,
     threads: int | None = None,
     progress: bool = False,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Probe the frozen encoder of ``run_dir`` on ``task``; write ``probe/<task>.json`` and figures.
 
@@ -463,6 +496,8 @@ def probe(
             on a small or busy machine.
         progress: a progress bar over the stages on stderr (reading, embedding, each probe at each
             label fraction, the supervised references, the figures).
+        replace: replace a ``probe/<task>.json`` that holds a probe of other files; without it such a
+            result is kept and the probe refused (a probe of the same files is replaced: a rerun).
 
     Returns:
         The results as written to the JSON file (NaN and infinities as None), with ``figures``
@@ -496,10 +531,24 @@ def probe(
         try:
             settings = {"fractions": fractions, "chosen": chosen, "recipe": recipe, "seed": seed}
             settings.update(bootstraps=bootstraps, supervised=supervised, supervised_epochs=supervised_epochs)
+            settings.update(replace=replace)
             results = _probe(run_dir, task, files, config, stage, progress=progress, **settings)
         finally:
             stage.close()
     return results
+
+
+def _keep_other_probe(path: Path, files: Sequence[str]) -> None:
+    """Refuse to replace ``path``, an earlier result, when it probed other files than ``files``."""
+    try:
+        earlier = json.loads(path.read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return  # none, or not a result: nothing of value to keep
+    if sorted(map(os.path.realpath, earlier)) != sorted(map(os.path.realpath, files)):
+        raise ProbeError(
+            f"{path} holds the probe of {', '.join(earlier)}; probing {', '.join(files)} would replace it: give"
+            " --replace, or probe a copy of the run (with --model: another --out)"
+        )
 
 
 def _probe(
@@ -517,10 +566,13 @@ def _probe(
     supervised: bool,
     supervised_epochs: int,
     progress: bool,
+    replace: bool,
 ) -> dict[str, Any]:
     """:func:`probe` after its arguments are checked, with its threads limited and its stages counted."""
     source = ", ".join(files)
     with locked(run_dir / "probe", "probe"):  # two probes of one run would mix their cache and results
+        if not replace:
+            _keep_other_probe(run_dir / "probe" / f"{task}.json", files)
         checkpoint, _ = runs.load_latest(run_dir)
         torch.set_grad_enabled(False)
         try:
@@ -615,6 +667,8 @@ class ProbeConfig:
     supervised_epochs: int = 20
     threads: int | None = None
     """torch and BLAS/OpenMP threads during the probe; None: as they are (1 is fastest on a busy machine)."""
+    replace: bool = False
+    """Replace ``RUN/probe/<task>.json`` when it holds a probe of other files (default: refuse)."""
 
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments of :func:`probe`."""
@@ -757,7 +811,29 @@ def format_table(results: dict[str, Any]) -> str:
         reasons |= why
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {rejection} |")
     lines += ["", f"ε_S: {signal} efficiency, ε_B: {background} efficiency; 68% bootstrap intervals in brackets"]
+    lines += versus_observables_lines(results)
     return "\n".join(lines + footnote(results, reasons))
+
+
+def versus_observables_lines(results: dict[str, Any]) -> list[str]:
+    """The paired AUC differences to the best observable baseline, one line per probe (none if not measured)."""
+    versus = results.get("versus_observables")
+    if not versus or not versus["probes"]:
+        return []
+    mark = "*" if results["jets"]["test"] < MIN_TEST_JETS else ""
+    lines = [
+        "",
+        f"AUC minus {versus['baseline']}'s (the better observable baseline here), {_percent(versus['fraction'])} of"
+        " labels, paired on the same test jets (68% bootstrap interval):",
+    ]
+    for name, d in versus["probes"].items():
+        if d["low"] is None or d["high"] is None:
+            verdict = "no interval"
+        else:
+            verdict = "above" if d["low"] > 0 else "below" if d["high"] < 0 else "a tie"
+        low, high = ("–" if v is None else f"{v:+.3f}" for v in (d["low"], d["high"]))
+        lines.append(f"- {name}: {d['value']:+.3f} [{low}, {high}]{mark}, {verdict}")
+    return lines
 
 
 __all__ = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import awkward as ak
@@ -25,6 +27,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::jetgraph.probes.metrics.ProbeWa
 @pytest.fixture(scope="module")
 def run_dir(tiny_run):
     return tiny_run()
+
+
+@pytest.fixture
+def run_copy(run_dir, tmp_path):
+    """A copy of ``run_dir`` without its probe results, for a test that probes other files (a probe of other
+    files than the run's earlier probe is refused without ``replace``)."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("probe"))
+    return copy
 
 
 def _valid_json(path: Path) -> dict:
@@ -75,6 +86,15 @@ def test_probes_of_a_barely_trained_encoder_see_what_its_inputs_allow(run_dir, q
     # quark and gluon jets differ in multiplicity and width, which the particle features carry
     assert auc["value"] > 0.7 and auc["low"] <= auc["value"] <= auc["high"]
     assert results["probes"]["observables (logistic)"]["1.0"]["auc"]["value"] > 0.7
+    versus = results["versus_observables"]  # paired with the better observable baseline on these test jets
+    observables = {name: results["probes"][name]["1.0"]["auc"]["value"] for name in versus_names(results)}
+    assert versus["baseline"] == max(observables, key=observables.get) and versus["fraction"] == 1.0
+    assert set(versus["probes"]) == {"linear", "mlp", "knn", "supervised (scratch)", "fine-tuned"}
+    linear = versus["probes"]["linear"]
+    assert linear["value"] == pytest.approx(auc["value"] - observables[versus["baseline"]])
+    assert linear["low"] <= linear["value"] <= linear["high"] and linear["n"] > 40
+    assert f"AUC minus {versus['baseline']}'s (the better observable baseline here), 100% of labels" in table
+    assert f"- linear: {linear['value']:+.3f} [{linear['low']:+.3f}, {linear['high']:+.3f}]*, " in table
     written = _valid_json(run_dir / "probe" / "qg.json")
     assert written["probes"]["linear"]["1.0"]["auc"] == auc and written["label_fractions"] == [0.1, 1.0]
     assert written == results
@@ -88,7 +108,11 @@ def test_probes_of_a_barely_trained_encoder_see_what_its_inputs_allow(run_dir, q
     assert len(list((run_dir / "probe").glob("embedding-*.h5"))) == 1  # embedded once, then cached
 
 
-def test_shuffled_labels_give_chance(run_dir, qg_file, tmp_path, capsys):
+def versus_names(results: dict) -> list[str]:
+    return [name for name in results["probes"] if name.startswith("observables")]
+
+
+def test_shuffled_labels_give_chance(run_copy, qg_file, tmp_path, capsys):
     jets = jetgraph.read(qg_file)
     shuffled = jetgraph.write(
         jetgraph.build(
@@ -99,7 +123,7 @@ def test_shuffled_labels_give_chance(run_dir, qg_file, tmp_path, capsys):
         tmp_path / "shuffled.root",
     )
     capsys.readouterr()
-    results = probe(run_dir, "qg", shuffled, label_fractions=[1.0], bootstraps=20, supervised=False, threads=1)
+    results = probe(run_copy, "qg", shuffled, label_fractions=[1.0], bootstraps=20, supervised=False, threads=1)
     assert capsys.readouterr().err == ""  # progress=False: quiet
     for name in ("linear", "observables (logistic)"):
         assert abs(results["probes"][name]["1.0"]["auc"]["value"] - 0.5) < 0.25, name  # 40 test jets: sd ~0.09
@@ -124,7 +148,7 @@ def test_compare_puts_runs_side_by_side_and_the_cli_prints_tables(run_dir, qg_fi
     assert result.exit_code == 0 and "observables (GBDT)" in result.output
 
 
-def test_probe_errors_are_one_line(run_dir, qg_file, tmp_path):
+def test_probe_errors_are_one_line(run_dir, run_copy, qg_file, tmp_path):
     with pytest.raises(ProbeError, match="--task 'tagging'; expected one of"):
         probe(run_dir, "tagging", qg_file)
     with pytest.raises(ProbeError, match="--label-fractions"):
@@ -139,7 +163,7 @@ def test_probe_errors_are_one_line(run_dir, qg_file, tmp_path):
     assert f"{qg_file}: --task energy needs detector-level jets (cells) with a truth jet" in result.output
     jets = jetgraph.read(qg_file)
     quarks = jetgraph.write(jets[jets.label == 0], tmp_path / "quarks.root")
-    result = CliRunner().invoke(app, ["probe", str(run_dir), "--data", str(quarks)])
+    result = CliRunner().invoke(app, ["probe", str(run_copy), "--data", str(quarks)])
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
     assert f"{quarks}: --task qg needs jets of two classes; these hold class(es) [0]" in result.output
 
@@ -175,7 +199,7 @@ def test_supervised_references_can_be_limited_to_few_labels(run_dir, qg_file, tm
         probe(run_dir, "qg", qg_file, label_fractions=[0.1, 1.0], supervised_epochs=0)
 
 
-def test_a_rejection_without_passing_background_is_null_and_the_json_is_valid(run_dir, qg_file, tmp_path):
+def test_a_rejection_without_passing_background_is_null_and_the_json_is_valid(run_copy, qg_file, tmp_path):
     jets = jetgraph.read(qg_file)
     wide = jets.jet.nparticles.to_numpy() > np.median(jets.jet.nparticles.to_numpy())  # an observable tells them apart
     relabelled = jetgraph.write(
@@ -188,9 +212,9 @@ def test_a_rejection_without_passing_background_is_null_and_the_json_is_valid(ru
         tmp_path / "wide.root",
     )
     with pytest.warns(ProbeWarning, match="passing narrow jets for"):
-        results = probe(run_dir, "qg", relabelled, label_fractions=[1.0], bootstraps=20, supervised=False, threads=1)
-    written = _valid_json(run_dir / "probe" / "qg.json")
-    text = (run_dir / "probe" / "qg.json").read_text()
+        results = probe(run_copy, "qg", relabelled, label_fractions=[1.0], bootstraps=20, supervised=False, threads=1)
+    written = _valid_json(run_copy / "probe" / "qg.json")
+    text = (run_copy / "probe" / "qg.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
     rejections = [m["1.0"][f"rejection_at_{e}"] for m in written["probes"].values() for e in ("0.3", "0.5")]
     nothing_passes = [r for r in rejections if r["value"] is None]
@@ -243,8 +267,28 @@ def test_format_table_marks_what_rests_on_too_few_jets():
         "* not a result, it rests on too few jets: training labels 4 at 1% (fewer than 20); "
         "1/ε_B from fewer than 10 passing gluon jets; one score for every test jet (nothing learnt)."
     )
+    difference = {"value": 0.01, "low": 0.004, "high": 0.016, "n": 200}
+    results["versus_observables"] = {
+        "baseline": "observables (GBDT)",
+        "fraction": 1.0,
+        "probes": {
+            "linear": difference,
+            "knn": {**difference, "low": -0.002},
+            "mlp": {**difference, "value": -0.02, "low": -0.03, "high": -0.01},
+            "fine-tuned": {**difference, "low": None, "high": None},  # no resample held both classes
+        },
+    }
+    assert format_table(results).splitlines()[-7:-2] == [
+        "AUC minus observables (GBDT)'s (the better observable baseline here), 100% of labels, paired on the same"
+        " test jets (68% bootstrap interval):",
+        "- linear: +0.010 [+0.004, +0.016], above",
+        "- knn: +0.010 [-0.002, +0.016], a tie",
+        "- mlp: -0.020 [-0.030, -0.010], below",
+        "- fine-tuned: +0.010 [–, –], no interval",
+    ]
     results["jets"]["test"] = 80
     assert "| 0.810 [0.760, 0.860]* | 12.5* |" in format_table(results)
+    assert "- linear: +0.010 [+0.004, +0.016]*, above" in format_table(results)
     assert "a test set of 80 jets (fewer than 100)" in format_table(results)
 
 
@@ -268,3 +312,24 @@ def test_threads_are_held_for_the_probe_and_restored_and_progress_names_each_sta
     assert "fine-tuned, 100% of labels" not in err
     with pytest.raises(ProbeError, match=r"^--threads 0; expected a positive number of threads"):
         probe(run_dir, "qg", qg_file, threads=0)
+
+
+def test_a_probe_of_other_files_keeps_the_earlier_result_unless_told_to_replace_it(run_copy, qg_file, tmp_path):
+    run = run_copy
+    other = Path(shutil.copyfile(qg_file, tmp_path / "other.root"))
+    quick = {"label_fractions": [1.0], "supervised": False, "bootstraps": 10, "threads": 1}
+    probe(run, "qg", qg_file, **quick)
+    earlier = (run / "probe" / "qg.json").read_bytes()
+    probe(run, "qg", qg_file, **quick, seed=1)  # the same files again: a rerun replaces its result
+    assert json.loads((run / "probe" / "qg.json").read_text())["seed"] == 1
+    earlier = (run / "probe" / "qg.json").read_bytes()
+    expected = f"{run}/probe/qg.json holds the probe of {qg_file}; probing {other} would replace it: give --replace"
+    with pytest.raises(ProbeError, match=re.escape(expected)):
+        probe(run, "qg", other, **quick)
+    arguments = ["probe", str(run), "--data", str(other), "--label-fractions", "1", "--no-supervised", "--threads", "1"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code != 0 and "would replace it: give --replace" in result.output
+    assert (run / "probe" / "qg.json").read_bytes() == earlier  # kept, byte for byte
+    result = CliRunner().invoke(app, [*arguments, "--replace"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "probe" / "qg.json").read_text())["files"] == [str(other)]
