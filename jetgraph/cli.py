@@ -380,13 +380,13 @@ def probe(
     ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for the probes (as train.threads).")] = None,
     replace: Annotated[
-        bool | None,
+        bool,
         typer.Option(
             "--replace",
-            help="Replace RUN/probe/TASK.json when it holds a probe of other --data files.",
+            help="Replace the earlier probe/TASK.json of RUN (or of --out) when it probed other --data files.",
             show_default=False,
         ),
-    ] = None,
+    ] = False,
 ) -> None:
     """Measure what a frozen representation knows: probes, label-fraction scan, baselines, plots.
 
@@ -408,7 +408,6 @@ def probe(
             typer.echo(f"error: --label-fractions {label_fractions!r}; expected numbers such as 0.01,0.1,1", err=True)
             raise typer.Exit(code=2) from None
     given = {"recipe": recipe, "seed": seed, "supervised": supervised, "label_fractions": fractions, "threads": threads}
-    given.update(replace=replace)
     given.update(task=task.value if task is not None else None, data=[str(d) for d in data] if data else None)
     settings = dataclasses.replace(settings, **{k: v for k, v in given.items() if v is not None})
     if model is not None:
@@ -418,7 +417,7 @@ def probe(
             typer.echo(f"error: --model {model}: give the labelled jets to probe with --data FILE", err=True)
             raise typer.Exit(code=2)
         run_dir = _call(copy_model, model, out if out is not None else Path(model))
-    results = _call(run_probe, run_dir, progress=sys.stderr.isatty(), **settings.arguments())
+    results = _call(run_probe, run_dir, progress=sys.stderr.isatty(), replace=replace, **settings.arguments())
     typer.echo(format_table(results))
     typer.echo(f"\n{run_dir}/probe/{results['task']}.json; figures: " + ", ".join(results["figures"]))
 

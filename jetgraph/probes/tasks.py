@@ -49,7 +49,7 @@ from jetgraph.data import JetDataset
 from jetgraph.inputs import Inputs
 from jetgraph.io import iterate
 from jetgraph.outputs import locked, written_atomically
-from jetgraph.paths import expand_paths
+from jetgraph.paths import expand_paths, is_remote
 from jetgraph.probes.classify import fit_score, label_fraction_indices, split_indices
 from jetgraph.probes.embed import embed
 from jetgraph.probes.metrics import (
@@ -363,7 +363,7 @@ def _versus_observables(
     on these test jets: a choice made on the test jets, in the baseline's favour, so that "beats the
     observables" is never the luck of picking the weaker one.
     """
-    fraction, _ = next(iter(scores.values()))
+    fraction = max(f for f, _ in scores.values())  # the probes' own largest fraction
     key = str(fraction)
     baseline = max(BASELINE_PROBES, key=lambda name: probes[name][key]["auc"]["value"])
     versus = {}
@@ -538,16 +538,32 @@ def probe(
     return results
 
 
+def _absolute(files: Sequence[str]) -> list[str]:
+    """The files as absolute, resolved paths (remote ones as given), so that one file is one string."""
+    return sorted(f if is_remote(f) else os.path.realpath(f) for f in files)
+
+
+def _names_files(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(f, str) for f in value)
+
+
 def _keep_other_probe(path: Path, files: Sequence[str]) -> None:
     """Refuse to replace ``path``, an earlier result, when it probed other files than ``files``."""
     try:
-        earlier = json.loads(path.read_text()).get("files", [])
-    except (OSError, ValueError, AttributeError):
-        return  # none, or not a result: nothing of value to keep
-    if sorted(map(os.path.realpath, earlier)) != sorted(map(os.path.realpath, files)):
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # none, or not JSON: nothing of value to keep
+    if not isinstance(earlier, dict):
+        return
+    named = earlier.get("files_absolute")
+    if named is None and _names_files(earlier.get("files")):  # from before files_absolute: as typed, resolved here
+        named = _absolute(earlier["files"])
+    if not _names_files(named):
+        return  # not a result that says what it probed
+    if named != _absolute(files):
         raise ProbeError(
-            f"{path} holds the probe of {', '.join(earlier)}; probing {', '.join(files)} would replace it: give"
-            " --replace, or probe a copy of the run (with --model: another --out)"
+            f"{path} holds the probe of {', '.join(named)}; probing {', '.join(files)} would replace it: give"
+            " --replace, or probe a copy of the run without its probe/ folder (with --model: another --out)"
         )
 
 
@@ -571,8 +587,6 @@ def _probe(
     """:func:`probe` after its arguments are checked, with its threads limited and its stages counted."""
     source = ", ".join(files)
     with locked(run_dir / "probe", "probe"):  # two probes of one run would mix their cache and results
-        if not replace:
-            _keep_other_probe(run_dir / "probe" / f"{task}.json", files)
         checkpoint, _ = runs.load_latest(run_dir)
         torch.set_grad_enabled(False)
         try:
@@ -583,6 +597,8 @@ def _probe(
                         f"{source}: --task {task} needs jets of two classes; these hold class(es) {classes}"
                     )
                 label_names = _label_names(files, recipe) if task != "energy" else None
+            if not replace:  # after the checks of the jets, before the embedding and any file is written
+                _keep_other_probe(run_dir / "probe" / f"{task}.json", files)
             cached = (run_dir / "probe" / f"embedding-{_cache_key(files, str(checkpoint), recipe)}.h5").exists()
             with stage("embed (cached)" if cached else "embed"):
                 embedded = _embedding(run_dir, checkpoint, files, recipe, progress)
@@ -636,6 +652,7 @@ def _probe(
             checkpoint=str(checkpoint),
             encoder=config.model.encoder,
             files=files,
+            files_absolute=_absolute(files),
             seed=seed,
             version=__version__,
             figures=[str(f) for f in figures],
@@ -667,8 +684,6 @@ class ProbeConfig:
     supervised_epochs: int = 20
     threads: int | None = None
     """torch and BLAS/OpenMP threads during the probe; None: as they are (1 is fastest on a busy machine)."""
-    replace: bool = False
-    """Replace ``RUN/probe/<task>.json`` when it holds a probe of other files (default: refuse)."""
 
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments of :func:`probe`."""
@@ -816,24 +831,34 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def versus_observables_lines(results: dict[str, Any]) -> list[str]:
-    """The paired AUC differences to the best observable baseline, one line per probe (none if not measured)."""
+    """The paired AUC differences to the better observable baseline, one line per probe (none if not measured).
+
+    Four decimals, since these differences are often a few thousandths; ``*`` as in the table, where the
+    test set or the training labels at that fraction are too few.
+    """
     versus = results.get("versus_observables")
     if not versus or not versus["probes"]:
         return []
-    mark = "*" if results["jets"]["test"] < MIN_TEST_JETS else ""
+    labels = results["jets"].get("labels_per_fraction", {}).get(str(versus["fraction"]), MIN_TRAINING_LABELS)
+    mark = "*" if results["jets"]["test"] < MIN_TEST_JETS or labels < MIN_TRAINING_LABELS else ""
     lines = [
         "",
-        f"AUC minus {versus['baseline']}'s (the better observable baseline here), {_percent(versus['fraction'])} of"
-        " labels, paired on the same test jets (68% bootstrap interval):",
+        f"AUC minus the better observable baseline here ({versus['baseline']}), {_percent(versus['fraction'])} of"
+        " labels, paired on the same test jets, with a 68% bootstrap interval:",
     ]
     for name, d in versus["probes"].items():
         if d["low"] is None or d["high"] is None:
             verdict = "no interval"
         else:
             verdict = "above" if d["low"] > 0 else "below" if d["high"] < 0 else "a tie"
-        low, high = ("–" if v is None else f"{v:+.3f}" for v in (d["low"], d["high"]))
-        lines.append(f"- {name}: {d['value']:+.3f} [{low}, {high}]{mark}, {verdict}")
+        low, high = ("–" if v is None else _signed(v) for v in (d["low"], d["high"]))
+        lines.append(f"- {name}: {_signed(d['value'])} [{low}, {high}]{mark}, {verdict}")
     return lines
+
+
+def _signed(value: float) -> str:
+    """``+0.0012``, ``-0.0034``; a difference that rounds to zero as ``+0.0000``, never ``-0.0000``."""
+    return f"{value + 0.0:+.4f}" if round(value, 4) != 0 else "+0.0000"
 
 
 __all__ = [
@@ -847,4 +872,5 @@ __all__ = [
     "limited_threads",
     "load_probe_config",
     "probe",
+    "versus_observables_lines",
 ]

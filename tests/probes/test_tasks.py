@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -93,8 +94,8 @@ def test_probes_of_a_barely_trained_encoder_see_what_its_inputs_allow(run_dir, q
     linear = versus["probes"]["linear"]
     assert linear["value"] == pytest.approx(auc["value"] - observables[versus["baseline"]])
     assert linear["low"] <= linear["value"] <= linear["high"] and linear["n"] > 40
-    assert f"AUC minus {versus['baseline']}'s (the better observable baseline here), 100% of labels" in table
-    assert f"- linear: {linear['value']:+.3f} [{linear['low']:+.3f}, {linear['high']:+.3f}]*, " in table
+    assert f"AUC minus the better observable baseline here ({versus['baseline']}), 100% of labels" in table
+    assert f"- linear: {linear['value']:+.4f} [{linear['low']:+.4f}, {linear['high']:+.4f}]*, " in table
     written = _valid_json(run_dir / "probe" / "qg.json")
     assert written["probes"]["linear"]["1.0"]["auc"] == auc and written["label_fractions"] == [0.1, 1.0]
     assert written == results
@@ -275,20 +276,20 @@ def test_format_table_marks_what_rests_on_too_few_jets():
             "linear": difference,
             "knn": {**difference, "low": -0.002},
             "mlp": {**difference, "value": -0.02, "low": -0.03, "high": -0.01},
-            "fine-tuned": {**difference, "low": None, "high": None},  # no resample held both classes
+            "fine-tuned": {"value": -0.00004, "low": None, "high": None},  # no resample held both classes
         },
     }
     assert format_table(results).splitlines()[-7:-2] == [
-        "AUC minus observables (GBDT)'s (the better observable baseline here), 100% of labels, paired on the same"
-        " test jets (68% bootstrap interval):",
-        "- linear: +0.010 [+0.004, +0.016], above",
-        "- knn: +0.010 [-0.002, +0.016], a tie",
-        "- mlp: -0.020 [-0.030, -0.010], below",
-        "- fine-tuned: +0.010 [–, –], no interval",
+        "AUC minus the better observable baseline here (observables (GBDT)), 100% of labels, paired on the same"
+        " test jets, with a 68% bootstrap interval:",
+        "- linear: +0.0100 [+0.0040, +0.0160], above",
+        "- knn: +0.0100 [-0.0020, +0.0160], a tie",
+        "- mlp: -0.0200 [-0.0300, -0.0100], below",
+        "- fine-tuned: +0.0000 [–, –], no interval",
     ]
     results["jets"]["test"] = 80
     assert "| 0.810 [0.760, 0.860]* | 12.5* |" in format_table(results)
-    assert "- linear: +0.010 [+0.004, +0.016]*, above" in format_table(results)
+    assert "- linear: +0.0100 [+0.0040, +0.0160]*, above" in format_table(results)
     assert "a test set of 80 jets (fewer than 100)" in format_table(results)
 
 
@@ -314,22 +315,50 @@ def test_threads_are_held_for_the_probe_and_restored_and_progress_names_each_sta
         probe(run_dir, "qg", qg_file, threads=0)
 
 
-def test_a_probe_of_other_files_keeps_the_earlier_result_unless_told_to_replace_it(run_copy, qg_file, tmp_path):
+def test_a_probe_of_other_files_keeps_the_earlier_result_unless_told_to_replace_it(
+    run_copy, qg_file, tmp_path, monkeypatch
+):
     run = run_copy
     other = Path(shutil.copyfile(qg_file, tmp_path / "other.root"))
     quick = {"label_fractions": [1.0], "supervised": False, "bootstraps": 10, "threads": 1}
-    probe(run, "qg", qg_file, **quick)
-    earlier = (run / "probe" / "qg.json").read_bytes()
-    probe(run, "qg", qg_file, **quick, seed=1)  # the same files again: a rerun replaces its result
+    monkeypatch.chdir(Path(qg_file).parent)
+    probe(run, "qg", Path(qg_file).name, **quick)  # by a relative path
+    monkeypatch.chdir(tmp_path)
+    probe(run, "qg", qg_file, **quick, seed=1)  # the same file from another folder: a rerun, replaced
     assert json.loads((run / "probe" / "qg.json").read_text())["seed"] == 1
     earlier = (run / "probe" / "qg.json").read_bytes()
-    expected = f"{run}/probe/qg.json holds the probe of {qg_file}; probing {other} would replace it: give --replace"
+    cached = sorted((run / "probe").glob("embedding-*.h5"))
+    expected = (
+        f"{run}/probe/qg.json holds the probe of {os.path.realpath(qg_file)}; probing {other} would replace it:"
+        " give --replace, or probe a copy of the run without its probe/ folder"
+    )
     with pytest.raises(ProbeError, match=re.escape(expected)):
         probe(run, "qg", other, **quick)
     arguments = ["probe", str(run), "--data", str(other), "--label-fractions", "1", "--no-supervised", "--threads", "1"]
     result = CliRunner().invoke(app, arguments)
-    assert result.exit_code != 0 and "would replace it: give --replace" in result.output
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "give --replace" in result.output
     assert (run / "probe" / "qg.json").read_bytes() == earlier  # kept, byte for byte
+    assert sorted((run / "probe").glob("embedding-*.h5")) == cached  # refused before embedding the other file
+    jets = jetgraph.read(qg_file)  # a bad file is named for what is wrong with it, not for the earlier result
+    quarks = jetgraph.write(jets[jets.label == 0], tmp_path / "quarks.root")
+    with pytest.raises(ProbeError, match="needs jets of two classes"):
+        probe(run, "qg", quarks, **quick)
     result = CliRunner().invoke(app, [*arguments, "--replace"])
     assert result.exit_code == 0, result.output
     assert json.loads((run / "probe" / "qg.json").read_text())["files"] == [str(other)]
+
+
+@pytest.mark.parametrize("damaged", ["{", "[]", "{}", '{"files": null}', '{"files_absolute": [1], "files": "a.root"}'])
+def test_an_earlier_result_that_does_not_say_what_it_probed_is_replaced(run_copy, qg_file, damaged):
+    (run_copy / "probe").mkdir()
+    (run_copy / "probe" / "qg.json").write_text(damaged)
+    results = probe(run_copy, "qg", qg_file, label_fractions=[1.0], supervised=False, bootstraps=10, threads=1)
+    assert json.loads((run_copy / "probe" / "qg.json").read_text())["files"] == results["files"] == [str(qg_file)]
+
+
+def test_a_result_from_before_files_absolute_is_kept_too(run_copy, qg_file, tmp_path, monkeypatch):
+    (run_copy / "probe").mkdir()
+    (run_copy / "probe" / "qg.json").write_text(json.dumps({"files": ["test.root"]}))  # as typed, relative
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProbeError, match=re.escape(f"holds the probe of {os.path.realpath(tmp_path / 'test.root')};")):
+        probe(run_copy, "qg", qg_file, label_fractions=[1.0], supervised=False, bootstraps=10, threads=1)
