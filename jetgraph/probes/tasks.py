@@ -556,7 +556,7 @@ def _keep_other_probe(path: Path, files: Sequence[str]) -> None:
     if not isinstance(earlier, dict):
         return
     named = earlier.get("files_absolute")
-    if named is None and _names_files(earlier.get("files")):  # from before files_absolute: as typed, resolved here
+    if not _names_files(named) and _names_files(earlier.get("files")):  # from before files_absolute: resolved here
         named = _absolute(earlier["files"])
     if not _names_files(named):
         return  # not a result that says what it probed
@@ -851,14 +851,14 @@ def versus_observables_lines(results: dict[str, Any]) -> list[str]:
             verdict = "no interval"
         else:
             verdict = "above" if d["low"] > 0 else "below" if d["high"] < 0 else "a tie"
-        low, high = ("–" if v is None else _signed(v) for v in (d["low"], d["high"]))
+        low, high = ("–" if v is None else f"{v:+.4f}" for v in (d["low"], d["high"]))  # a bound keeps its sign
         lines.append(f"- {name}: {_signed(d['value'])} [{low}, {high}]{mark}, {verdict}")
     return lines
 
 
 def _signed(value: float) -> str:
     """``+0.0012``, ``-0.0034``; a difference that rounds to zero as ``+0.0000``, never ``-0.0000``."""
-    return f"{value + 0.0:+.4f}" if round(value, 4) != 0 else "+0.0000"
+    return f"{value:+.4f}" if round(value, 4) != 0 else "+0.0000"
 
 
 __all__ = [

@@ -274,7 +274,7 @@ def test_format_table_marks_what_rests_on_too_few_jets():
         "fraction": 1.0,
         "probes": {
             "linear": difference,
-            "knn": {**difference, "low": -0.002},
+            "knn": {**difference, "low": -0.00002},  # a bound that rounds to zero keeps its sign
             "mlp": {**difference, "value": -0.02, "low": -0.03, "high": -0.01},
             "fine-tuned": {"value": -0.00004, "low": None, "high": None},  # no resample held both classes
         },
@@ -283,7 +283,7 @@ def test_format_table_marks_what_rests_on_too_few_jets():
         "AUC minus the better observable baseline here (observables (GBDT)), 100% of labels, paired on the same"
         " test jets, with a 68% bootstrap interval:",
         "- linear: +0.0100 [+0.0040, +0.0160], above",
-        "- knn: +0.0100 [-0.0020, +0.0160], a tie",
+        "- knn: +0.0100 [-0.0000, +0.0160], a tie",
         "- mlp: -0.0200 [-0.0300, -0.0100], below",
         "- fine-tuned: +0.0000 [–, –], no interval",
     ]
@@ -291,6 +291,8 @@ def test_format_table_marks_what_rests_on_too_few_jets():
     assert "| 0.810 [0.760, 0.860]* | 12.5* |" in format_table(results)
     assert "- linear: +0.0100 [+0.0040, +0.0160]*, above" in format_table(results)
     assert "a test set of 80 jets (fewer than 100)" in format_table(results)
+    results["jets"]["test"], results["jets"]["labels_per_fraction"]["1.0"] = 400, 12  # too few labels at 100%
+    assert "- linear: +0.0100 [+0.0040, +0.0160]*, above" in format_table(results)
 
 
 def test_threads_are_held_for_the_probe_and_restored_and_progress_names_each_stage(run_dir, qg_file, capsys):
