@@ -39,7 +39,7 @@ demo: $(STAMP)
 	@echo "Next:"
 	@echo "  .venv/bin/tensorboard --logdir $(DEMO_DIR)/run                      # the pretraining curves"
 	@echo "  .venv/bin/jetgraph generate qg --jets 2000 --seed 1 --out $(DEMO_DIR)/qg_test.root"
-	@echo "  .venv/bin/jetgraph probe $(DEMO_DIR)/run --data $(DEMO_DIR)/qg_test.root   # jets it never saw"
+	@echo "  .venv/bin/jetgraph probe $(DEMO_DIR)/run --data $(DEMO_DIR)/qg_test.root --replace   # jets it never saw (replaces run/probe/qg.json)"
 	@echo "  .venv/bin/jetgraph compare $(DEMO_DIR)/run OTHER_RUN                 # runs side by side"
 	@echo "  docs/tutorial.md: your own ntuple, from inspect to probe"
 
