@@ -75,17 +75,18 @@ def _same_file(a: str, b: str) -> bool:
 def _check_same_jets(results: list[dict[str, Any]], run_dirs: Sequence[str | os.PathLike], task: str) -> None:
     """Refuse runs whose test jets differ: other files, another seed (split), or other jets in the same files."""
     first, where = results[0], run_dirs[0]
+    first_files = _probed_files(first)
     for result, run in zip(results[1:], run_dirs[1:], strict=True):
         files, seed = _probed_files(result), result.get("seed")
-        same_files = len(files) == len(_probed_files(first)) and all(
-            _same_file(a, b) for a, b in zip(files, _probed_files(first), strict=True)
+        same_files = len(files) == len(first_files) and all(
+            _same_file(a, b) for a, b in zip(files, first_files, strict=True)
         )
         fingerprints = (result["jets"].get("test_sha1"), first["jets"].get("test_sha1"))
         same_split = same_files and seed == first.get("seed")
         if not same_split or (None not in fingerprints and len(set(fingerprints)) > 1):
             why = " (the same files and seed, but other test jets: the files changed in between)" if same_split else ""
             raise ProbeError(
-                f"{run}/probe/{task}.json: probed on {files} with --seed {seed}, {where} on {_probed_files(first)}"
+                f"{run}/probe/{task}.json: probed on {files} with --seed {seed}, {where} on {first_files}"
                 f" with --seed {first.get('seed')}{why}; compare needs the same test jets: probe every run with"
                 " the same --data and --seed"
             )
